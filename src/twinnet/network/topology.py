@@ -1,0 +1,253 @@
+"""Sites, cells and carriers of a network, built from a scenario's layout.
+
+A *cell* is one sector of one site on one carrier. Cell parameters that RRM actions change
+(transmit power, tilts, cell individual offset, on/off) are plain arrays so that a twin can be
+copied cheaply and evaluated thousands of times.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from twinnet.errors import ScenarioError
+from twinnet.scenario import CsvLayout, HexLayout, Scenario
+
+__all__ = ["CarrierInfo", "Network", "build_network", "hex_site_positions", "wrap_shifts_m"]
+
+
+@dataclass(frozen=True)
+class CarrierInfo:
+    name: str
+    fc_ghz: float
+    bandwidth_mhz: float
+    scs_khz: int
+    n_prb: int
+
+    @property
+    def prb_hz(self) -> float:
+        return 12.0 * self.scs_khz * 1e3
+
+
+def _hex_rings(n_sites: int) -> int:
+    r = 0
+    while 1 + 3 * r * (r + 1) < n_sites:
+        r += 1
+    return r
+
+
+def hex_site_positions(n_sites: int, isd_m: float) -> NDArray[np.float64]:
+    """Positions ``[n_sites, 2]`` of a hexagonal site grid, centre first then ring by ring.
+
+    Neighbouring sites sit at 0°, 60°, …, 300° from each other at distance ``isd_m``, so the
+    3GPP sector boresights 30°/150°/270° point at the corners of each site's hexagon.
+    """
+    rings = _hex_rings(n_sites)
+    pts = []
+    for q in range(-rings, rings + 1):
+        for r in range(-rings, rings + 1):
+            if abs(q + r) <= rings:
+                x = isd_m * (q + 0.5 * r)
+                y = isd_m * (math.sqrt(3.0) / 2.0 * r)
+                ring = max(abs(q), abs(r), abs(q + r))
+                ang = math.atan2(y, x) % (2 * math.pi)
+                pts.append((ring, round(ang, 9), x, y))
+    pts.sort()
+    return np.array([(x, y) for _, _, x, y in pts[:n_sites]], dtype=np.float64)
+
+
+def wrap_shifts_m(n_sites: int, isd_m: float) -> NDArray[np.float64]:
+    """Wrap-around translations ``[7, 2]`` (first row zero) for a 7/19/37-site hexagonal cluster.
+
+    The cluster of ``N = i² + ij + j²`` sites with ``(i, j) = (R + 1, R)`` tiles the plane by
+    the translation ``i·a1 + j·a2`` and its rotations by multiples of 60°.
+    """
+    rings = _hex_rings(n_sites)
+    i, j = rings + 1, rings
+    base = np.array([isd_m * (i + 0.5 * j), isd_m * (math.sqrt(3.0) / 2.0 * j)])
+    out = [np.zeros(2)]
+    for k in range(6):
+        a = k * math.pi / 3.0
+        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        out.append(rot @ base)
+    return np.array(out)
+
+
+@dataclass
+class Network:
+    """Arrays describing sites and cells. Index ``c`` addresses a cell everywhere in TwinNet."""
+
+    site_names: list[str]
+    site_x_m: NDArray[np.float64]
+    site_y_m: NDArray[np.float64]
+    site_height_m: NDArray[np.float64]
+    carriers: list[CarrierInfo]
+    cell_site: NDArray[np.int32]
+    cell_sector: NDArray[np.int32]
+    cell_carrier: NDArray[np.int32]
+    cell_bearing_deg: NDArray[np.float64]
+    cell_mech_tilt_deg: NDArray[np.float64]
+    cell_elec_tilt_deg: NDArray[np.float64]
+    cell_tx_power_dbm: NDArray[np.float64]
+    cell_cio_db: NDArray[np.float64]
+    cell_active: NDArray[np.bool_]
+    wrap_shifts_m: NDArray[np.float64] = field(default_factory=lambda: np.zeros((1, 2)))
+    isd_m: float | None = None
+    omni: bool = False
+
+    @property
+    def n_sites(self) -> int:
+        return len(self.site_names)
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.cell_site.shape[0])
+
+    @property
+    def cell_names(self) -> list[str]:
+        multi = len(self.carriers) > 1
+        names = []
+        for c in range(self.n_cells):
+            n = f"{self.site_names[self.cell_site[c]]}/{self.cell_sector[c] + 1}"
+            if multi:
+                n += f"@{self.carriers[self.cell_carrier[c]].name}"
+            names.append(n)
+        return names
+
+    @property
+    def cell_n_prb(self) -> NDArray[np.int64]:
+        return np.array([self.carriers[k].n_prb for k in self.cell_carrier], dtype=np.int64)
+
+    def extent_m(self) -> float:
+        """Diameter of the area spanned by the sites (plus one ISD or 1 km of margin)."""
+        span = max(np.ptp(self.site_x_m), np.ptp(self.site_y_m)) if self.n_sites > 1 else 0.0
+        return float(span + 2.0 * (self.isd_m or 500.0))
+
+    def copy(self) -> Network:
+        """Copy with independent cell-parameter arrays (site geometry is shared, read-only)."""
+        return replace(
+            self,
+            cell_bearing_deg=self.cell_bearing_deg.copy(),
+            cell_mech_tilt_deg=self.cell_mech_tilt_deg.copy(),
+            cell_elec_tilt_deg=self.cell_elec_tilt_deg.copy(),
+            cell_tx_power_dbm=self.cell_tx_power_dbm.copy(),
+            cell_cio_db=self.cell_cio_db.copy(),
+            cell_active=self.cell_active.copy(),
+        )
+
+
+def _from_hex(layout: HexLayout) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64],
+                                         list[tuple[int, float, float, float, float | None]]]:
+    pos = hex_site_positions(layout.n_sites, layout.isd_m)
+    names = [f"S{i}" for i in range(layout.n_sites)]
+    heights = np.full(layout.n_sites, layout.bs_height_m)
+    cells = []
+    for s in range(layout.n_sites):
+        for az in layout.azimuths_deg:
+            cells.append((s, az, layout.mechanical_tilt_deg, layout.electrical_tilt_deg, None))
+    return names, pos, heights, cells
+
+
+_CSV_REQUIRED = ["site", "x_m", "y_m", "height_m", "azimuth_deg"]
+
+
+def _from_csv(layout: CsvLayout, base_dir: str | None):
+    path = Path(layout.path)
+    if not path.is_absolute() and base_dir:
+        path = Path(base_dir) / path
+    if not path.exists():
+        raise ScenarioError(str(path), [("layout.path", layout.path, "an existing CSV file")])
+    df = pd.read_csv(path)
+    missing = [c for c in _CSV_REQUIRED if c not in df.columns]
+    if missing:
+        raise ScenarioError(
+            str(path), [("layout.path", layout.path, f"columns {_CSV_REQUIRED}; missing {missing}")]
+        )
+    problems = []
+    for col in ["x_m", "y_m", "height_m", "azimuth_deg", "mechanical_tilt_deg",
+                "electrical_tilt_deg", "tx_power_dbm"]:
+        if col in df.columns:
+            vals = pd.to_numeric(df[col], errors="coerce")
+            bad = vals.isna()
+            if bad.any():
+                row = int(np.argmax(bad.to_numpy()))
+                problems.append((f"{path.name}[row {row + 2}].{col}", df[col].iloc[row],
+                                 "a number"))
+            df[col] = vals
+    if not problems:
+        bad_h = df["height_m"] <= 0
+        if bad_h.any():
+            row = int(np.argmax(bad_h.to_numpy()))
+            problems.append((f"{path.name}[row {row + 2}].height_m", df["height_m"].iloc[row],
+                             "a positive height in metres"))
+    if problems:
+        raise ScenarioError(str(path), problems)
+    names: list[str] = []
+    xs, ys, hs = [], [], []
+    cells = []
+    for _, row in df.iterrows():
+        site = str(row["site"])
+        if site not in names:
+            names.append(site)
+            xs.append(float(row["x_m"]))
+            ys.append(float(row["y_m"]))
+            hs.append(float(row["height_m"]))
+        s = names.index(site)
+        cells.append((
+            s,
+            float(row["azimuth_deg"]),
+            float(row.get("mechanical_tilt_deg", 0.0) or 0.0),
+            float(row.get("electrical_tilt_deg", 6.0) if "electrical_tilt_deg" in df else 6.0),
+            float(row["tx_power_dbm"]) if "tx_power_dbm" in df else None,
+        ))
+    return names, np.column_stack([xs, ys]), np.array(hs), cells
+
+
+def build_network(scenario: Scenario) -> Network:
+    """Build the :class:`Network` of a scenario (every sector gets every carrier)."""
+    layout = scenario.layout
+    if isinstance(layout, HexLayout):
+        names, pos, heights, cells = _from_hex(layout)
+        shifts = (wrap_shifts_m(layout.n_sites, layout.isd_m) if layout.wrap_around
+                  else np.zeros((1, 2)))
+        isd: float | None = layout.isd_m
+        omni = layout.sectors == 1
+    else:
+        names, pos, heights, cells = _from_csv(layout, scenario.base_dir)
+        shifts = np.zeros((1, 2))
+        isd = None
+        omni = layout.omni
+    carriers = [CarrierInfo(c.name, c.fc_ghz, c.bandwidth_mhz, c.scs_khz, c.n_prb)
+                for c in scenario.carriers]
+    rows = []
+    sector_count: dict[int, int] = {}
+    for s, az, mt, et, p in cells:
+        sec = sector_count.get(s, 0)
+        sector_count[s] = sec + 1
+        for k, car in enumerate(scenario.carriers):
+            rows.append((s, sec, k, az, mt, et, car.tx_power_dbm if p is None else p))
+    arr = np.array(rows, dtype=np.float64)
+    return Network(
+        site_names=names,
+        site_x_m=np.ascontiguousarray(pos[:, 0]),
+        site_y_m=np.ascontiguousarray(pos[:, 1]),
+        site_height_m=np.asarray(heights, dtype=np.float64),
+        carriers=carriers,
+        cell_site=arr[:, 0].astype(np.int32),
+        cell_sector=arr[:, 1].astype(np.int32),
+        cell_carrier=arr[:, 2].astype(np.int32),
+        cell_bearing_deg=arr[:, 3].copy(),
+        cell_mech_tilt_deg=arr[:, 4].copy(),
+        cell_elec_tilt_deg=arr[:, 5].copy(),
+        cell_tx_power_dbm=arr[:, 6].copy(),
+        cell_cio_db=np.zeros(len(rows)),
+        cell_active=np.ones(len(rows), dtype=bool),
+        wrap_shifts_m=shifts,
+        isd_m=isd,
+        omni=omni,
+    )

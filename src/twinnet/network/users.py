@@ -1,0 +1,152 @@
+"""User equipment: where users are, whether they are indoors, and what they demand."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from twinnet.network.topology import Network
+from twinnet.radio.o2i import indoor_distance_m, indoor_ue_height_m
+from twinnet.scenario import Scenario
+
+__all__ = ["UserSet", "drop_users", "uniform_in_network"]
+
+
+@dataclass
+class UserSet:
+    """Per-user arrays (length ``n``). ``o2i_z`` is the standard-normal draw of the random part
+    of the building penetration loss (scaled by sigma_P of the user's building type)."""
+
+    x_m: NDArray[np.float64]
+    y_m: NDArray[np.float64]
+    height_m: NDArray[np.float64]
+    indoor: NDArray[np.bool_]
+    d2d_in_m: NDArray[np.float64]
+    o2i_high: NDArray[np.bool_]
+    o2i_z: NDArray[np.float64]
+    demand_mbps: NDArray[np.float64]
+
+    @property
+    def n(self) -> int:
+        return int(self.x_m.shape[0])
+
+    def take(self, idx: NDArray[np.int64]) -> UserSet:
+        return UserSet(**{k: getattr(self, k)[idx] for k in self.__dataclass_fields__})
+
+
+def _in_site_hexagon(dx: NDArray[np.float64], dy: NDArray[np.float64], isd: float
+                     ) -> NDArray[np.bool_]:
+    inside = np.ones(dx.shape, dtype=bool)
+    for k in range(6):
+        a = k * math.pi / 3.0
+        inside &= dx * math.cos(a) + dy * math.sin(a) <= isd / 2.0 + 1e-9
+    return inside
+
+
+def uniform_in_network(network: Network, n: int, rng: np.random.Generator,
+                       min_distance_m: float = 0.0) -> NDArray[np.float64]:
+    """``n`` points uniform over the network area: the union of the sites' hexagons for a
+    hexagonal grid, else the sites' bounding box plus a margin; no point closer than
+    ``min_distance_m`` to a site."""
+    sx, sy = network.site_x_m, network.site_y_m
+    tree = cKDTree(np.column_stack([sx, sy]))
+    if network.isd_m:
+        margin = network.isd_m / math.sqrt(3.0)
+    else:
+        if network.n_sites > 1:
+            nn, _ = tree.query(np.column_stack([sx, sy]), k=2)
+            margin = float(np.median(nn[:, 1]))
+        else:
+            margin = 500.0
+    lo = np.array([sx.min() - margin, sy.min() - margin])
+    hi = np.array([sx.max() + margin, sy.max() + margin])
+    out = np.empty((0, 2))
+    while out.shape[0] < n:
+        m = max(2 * (n - out.shape[0]), 64)
+        pts = rng.uniform(lo, hi, (m, 2))
+        dist, idx = tree.query(pts)
+        ok = dist >= min_distance_m
+        if network.isd_m:
+            ok &= _in_site_hexagon(pts[:, 0] - sx[idx], pts[:, 1] - sy[idx], network.isd_m)
+        out = np.vstack([out, pts[ok]])
+    return out[:n]
+
+
+def _push_away(pts: NDArray[np.float64], network: Network, min_distance_m: float,
+               rng: np.random.Generator) -> NDArray[np.float64]:
+    """Move points closer than ``min_distance_m`` to a site out to a random point at that
+    distance (keeps clusters where they are)."""
+    if min_distance_m <= 0:
+        return pts
+    tree = cKDTree(np.column_stack([network.site_x_m, network.site_y_m]))
+    dist, idx = tree.query(pts)
+    bad = dist < min_distance_m
+    if bad.any():
+        ang = rng.uniform(0, 2 * math.pi, bad.sum())
+        r = rng.uniform(min_distance_m, 1.5 * min_distance_m, bad.sum())
+        pts = pts.copy()
+        pts[bad, 0] = network.site_x_m[idx[bad]] + r * np.cos(ang)
+        pts[bad, 1] = network.site_y_m[idx[bad]] + r * np.sin(ang)
+    return pts
+
+
+def _snake_order(x: NDArray[np.float64], y: NDArray[np.float64], cell_m: float = 200.0
+                 ) -> NDArray[np.int64]:
+    """A spatially coherent ordering (boustrophedon over a grid) so that consecutive users are
+    neighbours: the link kernel then reads the shadowing fields with cache locality."""
+    ix = np.floor((x - x.min()) / cell_m).astype(np.int64)
+    iy = np.floor((y - y.min()) / cell_m).astype(np.int64)
+    nx = int(ix.max()) + 1 if ix.size else 1
+    key = iy * nx + np.where(iy % 2 == 0, ix, nx - 1 - ix)
+    return np.argsort(key, kind="stable")
+
+
+def drop_users(scenario: Scenario, network: Network, rng: np.random.Generator) -> UserSet:
+    """Place ``scenario.users.count`` users and draw their indoor state and demand."""
+    cfg = scenario.users
+    n = cfg.count
+    min_d = scenario.propagation.min_distance
+    demand_factor = np.ones(n)
+    if cfg.distribution == "uniform":
+        pts = uniform_in_network(network, n, rng, min_d)
+    elif cfg.distribution == "hotspots":
+        parts, factors = [], []
+        used = 0
+        for h in cfg.hotspots:
+            k = int(round(h.fraction * n))
+            k = min(k, n - used)
+            used += k
+            parts.append(rng.normal([h.x_m, h.y_m], h.radius_m, (k, 2)))
+            factors.append(np.full(k, h.demand_factor))
+        parts.append(uniform_in_network(network, n - used, rng, min_d))
+        factors.append(np.ones(n - used))
+        pts = _push_away(np.vstack(parts), network, min_d, rng)
+        demand_factor = np.concatenate(factors)
+    else:
+        from twinnet.traffic.demand import load_raster, sample_raster
+
+        assert cfg.raster is not None
+        raster = load_raster(cfg.raster, scenario.base_dir)
+        pts = _push_away(sample_raster(raster, n, rng), network, min_d, rng)
+
+    indoor = rng.uniform(size=n) < cfg.indoor_fraction
+    height = np.full(n, cfg.outdoor_height_m)
+    n_in = int(indoor.sum())
+    height[indoor] = indoor_ue_height_m(rng, n_in, *cfg.floors)
+    d2d_in = np.zeros(n)
+    d2d_in[indoor] = indoor_distance_m(rng, n_in, scenario.propagation.scenario)
+    high = indoor & (rng.uniform(size=n) < scenario.propagation.o2i_high_loss_fraction)
+    o2i_z = np.where(indoor, rng.standard_normal(n), 0.0)
+    d = scenario.demand
+    if d.distribution == "lognormal":
+        s = d.lognormal_sigma
+        demand = d.per_user_mbps * np.exp(s * rng.standard_normal(n) - 0.5 * s * s)
+    else:
+        demand = np.full(n, d.per_user_mbps)
+    users = UserSet(pts[:, 0].copy(), pts[:, 1].copy(), height, indoor, d2d_in, high, o2i_z,
+                    demand * demand_factor)
+    return users.take(_snake_order(users.x_m, users.y_m))

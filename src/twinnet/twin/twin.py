@@ -1,0 +1,332 @@
+"""``DigitalTwin``: the L1 radio and L2 load twin of a whole network (pvlib's ModelChain idea).
+
+A twin holds a scenario's network (cells and their parameters), its users and the random
+large-scale state (spatially consistent shadowing and LOS fields). :meth:`DigitalTwin.evaluate`
+chains link budget → serving cell → SINR → PRB load → throughput → KPIs and returns tables.
+
+Copies are cheap (:meth:`DigitalTwin.copy`): users, fields and cached link gains are shared;
+only the small per-cell parameter arrays are copied, and link gains are recomputed only when a
+parameter they depend on (tilt, bearing) changes — what-if analysis forks twins freely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from twinnet.network.topology import Network, build_network
+from twinnet.network.users import UserSet, drop_users
+from twinnet.policy.kpis import network_kpis
+from twinnet.radio.constants import SCENARIO_CODES
+from twinnet.radio.fast import link_gain_kernel, serving_kernel
+from twinnet.radio.fields import SpatialField, site_offsets_m
+from twinnet.radio.link import LinkAbstraction
+from twinnet.radio.o2i import o2i_loss_db, o2i_std_db
+from twinnet.radio.pathloss import _SF_STD_DB
+from twinnet.radio.sinr import thermal_noise_dbm
+from twinnet.scenario import Scenario, load_scenario
+from twinnet.traffic.demand import diurnal_profile
+from twinnet.traffic.load import LoadResult, solve_load
+
+__all__ = ["CORRELATION_DISTANCES_M", "DigitalTwin", "Evaluation", "RadioFields"]
+
+#: Horizontal correlation distances [m]: SF LOS, SF NLOS, SF O2I (Table 7.5-6) and LOS state
+#: (Table 7.6.3.1-2), per scenario.
+CORRELATION_DISTANCES_M: dict[str, tuple[float, float, float, float]] = {
+    "UMa": (37.0, 50.0, 7.0, 50.0),
+    "UMi-Street-Canyon": (10.0, 13.0, 7.0, 50.0),
+    "RMa": (37.0, 120.0, 120.0, 60.0),
+    "InH-Office-Mixed": (10.0, 6.0, 6.0, 10.0),
+    "InH-Office-Open": (10.0, 6.0, 6.0, 10.0),
+}
+
+
+@dataclass(frozen=True)
+class RadioFields:
+    """The four spatial fields (SF LOS, SF NLOS, SF O2I, LOS state) and per-site offsets."""
+
+    fields: tuple[SpatialField, ...]
+    offsets_x: NDArray[np.float64]  # [4, n_sites]
+    offsets_y: NDArray[np.float64]
+
+    @classmethod
+    def generate(cls, scenario_name: str, n_sites: int, extent_m: float,
+                 rng: np.random.Generator) -> RadioFields:
+        dists = CORRELATION_DISTANCES_M[scenario_name]
+        fields = []
+        ox = np.empty((4, n_sites))
+        oy = np.empty((4, n_sites))
+        for k, d in enumerate(dists):
+            f = SpatialField.generate(d, rng, extent_m=min(extent_m, 8000.0),
+                                      points_per_corr=3.0, max_points=2048)
+            off = site_offsets_m(n_sites, f.period_m, d, rng)
+            ox[k], oy[k] = off[:, 0], off[:, 1]
+            fields.append(f)
+        return cls(tuple(fields), ox, oy)
+
+    @classmethod
+    def empty(cls, n_sites: int) -> RadioFields:
+        f = SpatialField(np.zeros((1, 1), np.float32), 1.0, 1.0)
+        z = np.zeros((4, n_sites))
+        return cls((f, f, f, f), z, z.copy())
+
+
+@dataclass
+class Evaluation:
+    """Result of one twin evaluation: per-user and per-cell tables and network KPIs."""
+
+    users: pd.DataFrame
+    cells: pd.DataFrame
+    kpis: dict[str, Any]
+    load: LoadResult = field(repr=False)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return dict(self.kpis)
+
+
+class DigitalTwin:
+    """Digital twin of a cellular network (L1 radio + L2 load).
+
+    >>> twin = DigitalTwin.from_scenario("hotspot")           # doctest: +SKIP
+    >>> ev = twin.evaluate(); ev.kpis["peak_prb_utilization"]  # doctest: +SKIP
+    """
+
+    def __init__(self, scenario: Scenario, network: Network | None = None,
+                 users: UserSet | None = None, max_sites_per_user: int = 12):
+        self.scenario = scenario
+        rng = np.random.default_rng(scenario.seed)
+        self.network = network if network is not None else build_network(scenario)
+        self.users = users if users is not None else drop_users(scenario, self.network, rng)
+        prop = scenario.propagation
+        if prop.spatially_consistent:
+            self.fields = RadioFields.generate(prop.scenario, self.network.n_sites,
+                                               self.network.extent_m(), rng)
+        else:
+            self.fields = RadioFields.empty(self.network.n_sites)
+        self.link = LinkAbstraction(
+            scenario.link.model,
+            **({"alpha": scenario.link.alpha, "sinr_min_db": scenario.link.sinr_min_db,
+                "se_max": scenario.link.se_max} if scenario.link.model == "shannon"
+               else {"gap_db": scenario.link.gap_db}),
+        )
+        self.max_sites_per_user = max_sites_per_user
+        self.hour: int | None = scenario.demand.hour
+        self._profile = diurnal_profile(scenario.demand)
+        self._gain_cache: dict[str, tuple[NDArray[np.float32], NDArray[np.int32]]] = {}
+        self._cand: NDArray[np.int32] | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_scenario(cls, name_or_path: str | Scenario, **kwargs: Any) -> DigitalTwin:
+        sc = name_or_path if isinstance(name_or_path, Scenario) else load_scenario(name_or_path)
+        return cls(sc, **kwargs)
+
+    def copy(self) -> DigitalTwin:
+        """A fork sharing users, fields and cached gains, with its own cell parameters."""
+        new = object.__new__(DigitalTwin)
+        new.__dict__.update(self.__dict__)
+        new.network = self.network.copy()
+        new._gain_cache = dict(self._gain_cache)
+        return new
+
+    # ------------------------------------------------------------------ radio
+    def candidate_sites(self) -> NDArray[np.int32]:
+        """Sites evaluated per user: all sites (one shared row) for networks of at most
+        ``max_sites_per_user`` sites, else each user's nearest ``max_sites_per_user`` sites."""
+        if self._cand is None:
+            net = self.network
+            k = self.max_sites_per_user
+            if net.n_sites <= k or net.wrap_shifts_m.shape[0] > 1:
+                self._cand = np.arange(net.n_sites, dtype=np.int32)[None, :]
+            else:
+                tree = cKDTree(np.column_stack([net.site_x_m, net.site_y_m]))
+                _, idx = tree.query(np.column_stack([self.users.x_m, self.users.y_m]), k=k,
+                                    workers=-1)
+                self._cand = np.ascontiguousarray(idx.astype(np.int32))
+        return self._cand
+
+    def _gain_key(self) -> str:
+        net = self.network
+        h = hashlib.blake2b(digest_size=16)
+        for a in (net.cell_bearing_deg, net.cell_mech_tilt_deg, net.cell_elec_tilt_deg):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+    def _antenna_args(self) -> tuple[int, float, float, float, float, float, float]:
+        a = self.scenario.antenna
+        if a.model == "omni" or self.network.omni:
+            return 1, 0.5, 65.0, 65.0, 0.0, 0.0, 0.0
+        return (a.n_vertical, a.spacing_wavelengths, a.hpbw_v_deg, a.hpbw_h_deg, a.sla_v_db,
+                a.a_max_db, a.element_gain_dbi)
+
+    def link_gains(self) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
+        """Linear coupling gains ``[U, K]`` and the cell of each slot ``[1 or U, K]``."""
+        key = self._gain_key()
+        hit = self._gain_cache.get(key)
+        if hit is not None:
+            return hit
+        net, ue, sc = self.network, self.users, self.scenario
+        cand = self.candidate_sites()
+        prop = sc.propagation
+        scen = SCENARIO_CODES[prop.scenario]
+        s_los, s_nlos, s_o2i = _SF_STD_DB[prop.scenario]
+        fl = self.fields
+        f_dx = np.array([1.0 / f.spacing_m for f in fl.fields])
+        f_r1 = np.array([f.rho1 for f in fl.fields])
+        f_r2 = np.array([f.rho2 for f in fl.fields])
+        ant = self._antenna_args()
+        gains, slots = [], []
+        for k, car in enumerate(net.carriers):
+            cells_k = np.flatnonzero(net.cell_carrier == k).astype(np.int32)
+            order = cells_k[np.argsort(net.cell_site[cells_k], kind="stable")]
+            counts = np.bincount(net.cell_site[order], minlength=net.n_sites)
+            start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            cps = int(counts.max()) if counts.size else 1
+            table = np.full((net.n_sites, cps), -1, dtype=np.int32)
+            for s in range(net.n_sites):
+                table[s, : counts[s]] = order[start[s]: start[s + 1]]
+            indoor = ue.indoor
+            loss = np.where(indoor, o2i_loss_db(car.fc_ghz, ue.o2i_high, ue.d2d_in_m)
+                            + o2i_std_db(ue.o2i_high) * ue.o2i_z, 0.0)
+            out = np.empty((ue.n, cand.shape[1] * cps), dtype=np.float32)
+            link_gain_kernel(
+                ue.x_m, ue.y_m, ue.height_m, ue.d2d_in_m, loss, indoor.astype(np.uint8),
+                net.site_x_m, net.site_y_m, net.site_height_m, net.wrap_shifts_m,
+                cand, start, order, cps,
+                net.cell_bearing_deg, net.cell_mech_tilt_deg, net.cell_elec_tilt_deg,
+                *ant,
+                scen, float(car.fc_ghz), s_los, s_nlos, s_o2i,
+                1 if prop.shadowing else 0, 1 if prop.spatially_consistent else 0,
+                int(sc.seed) * 7919 + k,
+                fl.fields[0].values, fl.fields[1].values, fl.fields[2].values,
+                fl.fields[3].values, f_dx, f_r1, f_r2, fl.offsets_x, fl.offsets_y,
+                out,
+            )
+            gains.append(out)
+            slots.append(table[cand].reshape(cand.shape[0], -1))
+        gain = gains[0] if len(gains) == 1 else np.ascontiguousarray(np.hstack(gains))
+        slot = slots[0] if len(slots) == 1 else np.ascontiguousarray(np.hstack(slots))
+        self._gain_cache[key] = (gain, slot)
+        return gain, slot
+
+    # ------------------------------------------------------------------ evaluation
+    def demand_scale(self, hour: int | None = None) -> float:
+        h = self.hour if hour is None else hour
+        if h is None:
+            return 1.0
+        return float(self._profile[int(h) % 24])
+
+    def noise_per_carrier_dbm(self) -> NDArray[np.float64]:
+        sc = self.scenario
+        bw = np.array([
+            (c.n_prb * c.prb_hz) if sc.radio.noise_bandwidth == "occupied"
+            else c.bandwidth_mhz * 1e6 for c in self.network.carriers
+        ])
+        return thermal_noise_dbm(bw, sc.radio.ue_noise_figure_db)
+
+    def evaluate(self, hour: int | None = None, uplink: bool = True) -> Evaluation:
+        """Evaluate the twin's current state (optionally at an hour of the diurnal profile)."""
+        net, ue, sc = self.network, self.users, self.scenario
+        gain, slot_cell = self.link_gains()
+        tx_mw = np.where(net.cell_active, 10.0 ** (net.cell_tx_power_dbm / 10.0), 0.0)
+        bias = 10.0 ** (net.cell_cio_db / 10.0)
+        n = ue.n
+        srv_slot = np.empty(n, np.int32)
+        srv_cell = np.empty(n, np.int32)
+        signal = np.empty(n, np.float64)
+        serving_kernel(gain, slot_cell, tx_mw, bias, srv_slot, srv_cell, signal)
+        noise_car = 10.0 ** (self.noise_per_carrier_dbm() / 10.0)
+        has = srv_cell >= 0
+        noise = np.where(has, noise_car[net.cell_carrier[np.where(has, srv_cell, 0)]], 1.0)
+        demand = ue.demand_mbps * self.demand_scale(hour)
+        n_prb = net.cell_n_prb
+        prb_hz = np.array([net.carriers[k].prb_hz for k in net.cell_carrier])
+        res = solve_load(gain, slot_cell, srv_slot, srv_cell, signal, tx_mw, net.cell_carrier,
+                         n_prb, prb_hz, noise, demand, self.link, sc.link.overhead,
+                         sc.link.interference)
+        sc_idx = np.where(has, srv_cell, 0)
+        rows = np.arange(n)
+        g_srv = gain[rows, np.where(has, srv_slot, 0)].astype(np.float64)
+        cl_db = np.where(has, -10.0 * np.log10(np.maximum(g_srv, 1e-30)), np.inf)
+        rsrp = (net.cell_tx_power_dbm[sc_idx] - 10.0 * np.log10(12.0 * n_prb[sc_idx]) - cl_db)
+        outage = ~(np.isfinite(res.prb_need) & has)
+        ul = self._uplink_sinr_db(gain, slot_cell, srv_slot, srv_cell, cl_db, res) if uplink \
+            else np.full(n, np.nan)
+        names = net.cell_names
+        users = pd.DataFrame({
+            "x_m": ue.x_m, "y_m": ue.y_m, "height_m": ue.height_m, "indoor": ue.indoor,
+            "serving_cell": srv_cell,
+            "coupling_loss_db": cl_db, "rsrp_dbm": np.where(has, rsrp, -np.inf),
+            "sinr_db": res.sinr_db, "ul_sinr_db": ul,
+            "spectral_efficiency": res.spectral_efficiency.astype(np.float64),
+            "demand_mbps": demand, "throughput_mbps": res.throughput_mbps,
+            "prbs": np.where(outage, 0.0, res.prb_need), "outage": outage,
+        })
+        cells = pd.DataFrame({
+            "cell": np.arange(net.n_cells), "name": names,
+            "site": [net.site_names[s] for s in net.cell_site],
+            "sector": net.cell_sector, "carrier": [net.carriers[k].name for k in net.cell_carrier],
+            "x_m": net.site_x_m[net.cell_site], "y_m": net.site_y_m[net.cell_site],
+            "azimuth_deg": net.cell_bearing_deg, "mechanical_tilt_deg": net.cell_mech_tilt_deg,
+            "electrical_tilt_deg": net.cell_elec_tilt_deg,
+            "tx_power_dbm": net.cell_tx_power_dbm, "cio_db": net.cell_cio_db,
+            "active": net.cell_active, "n_prb": n_prb, "users": res.cell_users,
+            "prb_utilization": res.prb_utilization, "offered_load": res.offered_load,
+            "throughput_mbps": res.cell_throughput_mbps,
+            "unserved_mbps": res.cell_unserved_mbps,
+        })
+        kpis: dict[str, Any] = network_kpis(res.throughput_mbps, demand, outage,
+                                            res.prb_utilization, net.cell_active, res.sinr_db)
+        hot = int(np.argmax(np.where(net.cell_active, res.prb_utilization, -1.0)))
+        kpis["hottest_cell"] = names[hot]
+        kpis["load_iterations"] = res.iterations
+        kpis["load_converged"] = res.converged
+        if hour is not None or self.hour is not None:
+            kpis["hour"] = int(hour if hour is not None else self.hour)  # type: ignore[arg-type]
+        return Evaluation(users, cells, kpis, res)
+
+    def _uplink_sinr_db(self, gain: NDArray[np.float32], slot_cell: NDArray[np.int32],
+                        srv_slot: NDArray[np.int32], srv_cell: NDArray[np.int32],
+                        cl_db: NDArray[np.float64], res: LoadResult) -> NDArray[np.float64]:
+        """Uplink SINR per PRB (fractional power control; see :func:`twinnet.radio.sinr.ul_sinr_db`)
+        evaluated on the twin's (possibly pruned) link matrix."""
+        net, r = self.network, self.scenario.radio
+        n = srv_cell.shape[0]
+        has = srv_cell >= 0
+        sc_idx = np.where(has, srv_cell, 0)
+        n_prb = net.cell_n_prb
+        counts = np.maximum(res.cell_users, 1)
+        m_rb = np.maximum(n_prb[sc_idx] / counts[sc_idx], 1.0)
+        cl_fin = np.where(has, cl_db, 0.0)
+        p_dbm = np.minimum(r.ue_max_power_dbm - 10.0 * np.log10(m_rb), r.ul_p0_dbm + r.ul_alpha
+                           * cl_fin)
+        w = np.where(has, 10.0 ** (p_dbm / 10.0) * res.prb_utilization[sc_idx] / counts[sc_idx],
+                     0.0)
+        cells = slot_cell if slot_cell.shape[0] == n else np.broadcast_to(slot_cell, gain.shape)
+        contrib = gain * w[:, None]
+        valid = (cells >= 0) & (cells != srv_cell[:, None])
+        same = net.cell_carrier[np.where(cells >= 0, cells, 0)] == \
+            net.cell_carrier[sc_idx][:, None]
+        valid &= same
+        interf = np.bincount(np.where(valid, cells, 0).ravel(),
+                             weights=np.where(valid, contrib, 0.0).ravel(),
+                             minlength=net.n_cells)
+        prb_hz = np.array([net.carriers[k].prb_hz for k in net.cell_carrier])
+        noise = 10.0 ** (thermal_noise_dbm(prb_hz, r.bs_noise_figure_db) / 10.0)
+        sig = 10.0 ** ((p_dbm - cl_fin) / 10.0)
+        out = 10.0 * np.log10(np.maximum(sig / (interf[sc_idx] + noise[sc_idx]), 1e-30))
+        return np.where(has, out, -np.inf)
+
+    def evaluate_day(self, hours: range | list[int] = range(24)) -> pd.DataFrame:
+        """KPIs for each hour of the diurnal profile (one row per hour)."""
+        rows = []
+        for h in hours:
+            k = self.evaluate(hour=h, uplink=False).kpis
+            rows.append({"hour": h, "demand_scale": self.demand_scale(h), **k})
+        return pd.DataFrame(rows)
