@@ -64,7 +64,7 @@ class RadioFields:
         oy = np.empty((4, n_sites))
         for k, d in enumerate(dists):
             f = SpatialField.generate(d, rng, extent_m=min(extent_m, 8000.0),
-                                      points_per_corr=3.0, max_points=2048)
+                                      points_per_corr=6.0, max_points=2048)
             off = site_offsets_m(n_sites, f.period_m, d, rng)
             ox[k], oy[k] = off[:, 0], off[:, 1]
             fields.append(f)

@@ -1,0 +1,171 @@
+"""The ``twinnet`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from twinnet.errors import TwinNetError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="TwinNet — LLM-driven digital twins of wireless networks.",
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err, transient=True)
+
+
+def _default_run_dir(stem: str) -> Path:
+    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False, default=float) + "\n")
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="built-in scenario name or path to a .toml")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run folder")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print KPIs as JSON on stdout")] = False,
+    hour: Annotated[int | None, typer.Option(min=0, max=23, help="hour of the diurnal "
+                                             "profile (default: peak demand)")] = None,
+    day: Annotated[bool, typer.Option("--day", help="also evaluate all 24 hours")] = False,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+) -> None:
+    """Evaluate a scenario on the twin and write a run folder (tables, KPIs, maps, report)."""
+    from twinnet.report import write_run_folder
+    from twinnet.scenario import load_scenario
+    from twinnet.twin import DigitalTwin
+
+    with _progress() as prog:
+        task = prog.add_task("loading scenario", total=5 if day else 4)
+        sc = load_scenario(scenario)
+        if seed is not None:
+            sc = sc.with_updates(seed=seed)
+        prog.update(task, advance=1, description="building twin")
+        twin = DigitalTwin(sc)
+        prog.update(task, advance=1, description="evaluating")
+        ev = twin.evaluate(hour=hour)
+        prog.update(task, advance=1, description="diurnal sweep" if day else "writing report")
+        day_df = None
+        if day:
+            day_df = twin.evaluate_day()
+            prog.update(task, advance=1, description="writing report")
+        folder = out_dir or _default_run_dir(sc.name)
+        files = write_run_folder(twin, ev, folder, day_df)
+        prog.update(task, advance=1)
+    if as_json:
+        _print_json(ev.kpis)
+        return
+    table = Table(title=f"TwinNet — {sc.name}")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for k, v in ev.kpis.items():
+        table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+    out.print(table)
+    out.print(f"run folder: [bold]{folder}[/bold]  (report: {files['report']})")
+
+
+@app.command("calibrate3gpp")
+def calibrate3gpp(
+    scenario: Annotated[str, typer.Option(help="uma or umi")] = "uma",
+    fc_ghz: Annotated[float, typer.Option("--fc-ghz", help="6 or 30")] = 6.0,
+    drops: Annotated[int, typer.Option(min=1, help="independent drops (570 UEs each)")] = 20,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder for the CDF plot")] = None,
+) -> None:
+    """Reproduce the TR 38.901 §7.8.1 large-scale calibration and compare with 3GPP results."""
+    from twinnet.radio.calibration3gpp import compare_with_reference, reference_results, \
+        run_calibration
+    from twinnet.report import plot_calibration_cdf
+
+    with _progress() as prog:
+        task = prog.add_task(f"calibration {scenario} {fc_ghz:g} GHz", total=drops)
+        res = run_calibration(scenario, fc_ghz, drops, seed,
+                              progress=lambda i, n: prog.update(task, completed=i))
+    folder = out_dir or _default_run_dir(f"calibrate3gpp-{scenario.lower()}-{fc_ghz:g}ghz")
+    folder.mkdir(parents=True, exist_ok=True)
+    ref_case = None
+    try:
+        ref_case = reference_results()["cases"].get(f"{scenario.lower()}_{int(fc_ghz)}ghz")
+    except FileNotFoundError:
+        pass
+    plot = folder / "calibration_cdf.png"
+    plot_calibration_cdf(res, plot, ref_case)
+    res.pop("_samples")
+    cmp = compare_with_reference(res)
+    res["comparison"] = cmp
+    res["plot"] = str(plot)
+    (folder / "calibration.json").write_text(json.dumps(res, indent=2) + "\n")
+    if as_json:
+        _print_json(res)
+        return
+    table = Table(title=f"TR 38.901 calibration — {scenario.upper()} {fc_ghz:g} GHz "
+                  f"({res['n_ues']} UEs)")
+    table.add_column("percentile")
+    for m in ("coupling_loss_db", "wideband_sir_db", "geometry_sinr_db"):
+        table.add_column(m, justify="right")
+    for p in ("p5", "p10", "p25", "p50", "p75", "p90", "p95"):
+        table.add_row(p, *[f"{res[m][p]:.2f}" for m in ("coupling_loss_db", "wideband_sir_db",
+                                                         "geometry_sinr_db")])
+    out.print(table)
+    if cmp:
+        for m, c in cmp.items():
+            out.print(f"{m}: within 3GPP spread at every percentile: {c['within_spread']}; "
+                      f"max |offset from companies' mean| = {c['max_abs_offset_from_mean_db']} dB")
+    out.print(f"CDF plot: [bold]{plot}[/bold]")
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    from twinnet.scenario import builtin_scenarios, load_scenario
+
+    table = Table(title="Built-in scenarios")
+    table.add_column("name")
+    table.add_column("description")
+    for name in builtin_scenarios():
+        table.add_row(name, " ".join(load_scenario(name).description.split()))
+    out.print(table)
+
+
+@app.command()
+def validate(path: Annotated[Path, typer.Argument(help="scenario .toml file")]) -> None:
+    """Validate a scenario file and print a summary."""
+    from twinnet.network import build_network
+    from twinnet.scenario import load_scenario
+
+    sc = load_scenario(path)
+    net = build_network(sc)
+    out.print(f"[green]valid[/green]: {sc.name} — {net.n_sites} sites, {net.n_cells} cells, "
+              f"{sc.users.count} users, {sc.propagation.scenario}")
+
+
+def main() -> None:
+    """Console-script entry point: prints TwinNet errors without a traceback, exit code 2."""
+    try:
+        app()
+    except TwinNetError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

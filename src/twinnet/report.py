@@ -1,0 +1,186 @@
+"""Run folders: Parquet tables, KPI JSON, PNG maps and a short Markdown report."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Wedge  # noqa: E402
+
+from twinnet.twin import DigitalTwin, Evaluation  # noqa: E402
+
+__all__ = ["plot_calibration_cdf", "write_run_folder"]
+
+
+def _sites(ax: Any, twin: DigitalTwin) -> None:
+    net = twin.network
+    ax.scatter(net.site_x_m, net.site_y_m, marker="^", s=60, c="k", zorder=5)
+    r = (net.isd_m or 400.0) * 0.18
+    for c in range(net.n_cells):
+        s = net.cell_site[c]
+        a = math.radians(net.cell_bearing_deg[c])
+        ax.plot([net.site_x_m[s], net.site_x_m[s] + r * math.cos(a)],
+                [net.site_y_m[s], net.site_y_m[s] + r * math.sin(a)], "k-", lw=1, zorder=5)
+
+
+def _finish(fig: Any, ax: Any, title: str, path: Path) -> None:
+    ax.set_title(title)
+    ax.set_xlabel("x [m]")
+    ax.set_ylabel("y [m]")
+    ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_serving_map(twin: DigitalTwin, ev: Evaluation, path: Path) -> None:
+    u = ev.users
+    fig, ax = plt.subplots(figsize=(7, 6))
+    cmap = plt.get_cmap("tab20")
+    colours = cmap((u["serving_cell"].to_numpy() % 20) / 19.0)
+    ax.scatter(u["x_m"], u["y_m"], s=4, c=colours)
+    _sites(ax, twin)
+    _finish(fig, ax, "Serving cell per user", path)
+
+
+def plot_sinr_map(twin: DigitalTwin, ev: Evaluation, path: Path) -> None:
+    u = ev.users
+    fig, ax = plt.subplots(figsize=(7.6, 6))
+    s = np.clip(u["sinr_db"].to_numpy(), -10, 30)
+    sc = ax.scatter(u["x_m"], u["y_m"], s=5, c=s, cmap="viridis", vmin=-10, vmax=30)
+    fig.colorbar(sc, ax=ax, label="downlink SINR [dB]")
+    _sites(ax, twin)
+    _finish(fig, ax, "Downlink SINR per user", path)
+
+
+def plot_prb_map(twin: DigitalTwin, ev: Evaluation, path: Path) -> None:
+    net = twin.network
+    fig, ax = plt.subplots(figsize=(7.6, 6))
+    r = (net.isd_m or 400.0) * 0.55
+    cmap = plt.get_cmap("RdYlGn_r")
+    util = ev.cells["prb_utilization"].to_numpy()
+    for c in range(net.n_cells):
+        s = net.cell_site[c]
+        az = net.cell_bearing_deg[c]
+        width = 120.0 if not net.omni else 360.0
+        ax.add_patch(Wedge((net.site_x_m[s], net.site_y_m[s]), r, az - width / 2,
+                           az + width / 2, facecolor=cmap(util[c]), edgecolor="k", lw=0.5,
+                           alpha=0.85))
+        ax.text(net.site_x_m[s] + 0.55 * r * math.cos(math.radians(az)),
+                net.site_y_m[s] + 0.55 * r * math.sin(math.radians(az)), f"{util[c]:.2f}",
+                ha="center", va="center", fontsize=7)
+    ax.scatter(ev.users["x_m"], ev.users["y_m"], s=1, c="k", alpha=0.3)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
+    fig.colorbar(sm, ax=ax, label="PRB utilisation")
+    pad = r * 1.1
+    ax.set_xlim(net.site_x_m.min() - pad, net.site_x_m.max() + pad)
+    ax.set_ylim(net.site_y_m.min() - pad, net.site_y_m.max() + pad)
+    _finish(fig, ax, "PRB utilisation per cell", path)
+
+
+def plot_day(day: pd.DataFrame, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(day["hour"], day["peak_prb_utilization"], "o-", label="peak PRB utilisation")
+    ax.plot(day["hour"], day["mean_prb_utilization"], "s-", label="mean PRB utilisation")
+    ax.plot(day["hour"], day["demand_scale"], "--", c="grey", label="demand scale")
+    ax.set_xlabel("hour of day")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Diurnal load")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_run_folder(twin: DigitalTwin, ev: Evaluation, out: Path,
+                     day: pd.DataFrame | None = None) -> dict[str, str]:
+    """Write the run folder and return a map of artefact name → path."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "users": out / "users.parquet", "cells": out / "cells.parquet",
+        "kpis": out / "kpis.json", "serving_map": out / "serving_cell.png",
+        "sinr_map": out / "sinr.png", "prb_map": out / "prb_utilization.png",
+        "report": out / "report.md", "scenario": out / "scenario.json",
+    }
+    ev.users.to_parquet(files["users"], index=False)
+    ev.cells.to_parquet(files["cells"], index=False)
+    files["kpis"].write_text(json.dumps(ev.kpis, indent=2) + "\n", encoding="utf-8")
+    files["scenario"].write_text(twin.scenario.model_dump_json(indent=2) + "\n",
+                                 encoding="utf-8")
+    plot_serving_map(twin, ev, files["serving_map"])
+    plot_sinr_map(twin, ev, files["sinr_map"])
+    plot_prb_map(twin, ev, files["prb_map"])
+    if day is not None:
+        files["day"] = out / "day.parquet"
+        files["day_plot"] = out / "diurnal_load.png"
+        day.to_parquet(files["day"], index=False)
+        plot_day(day, files["day_plot"])
+    k = ev.kpis
+    cells = ev.cells.sort_values("prb_utilization", ascending=False).head(5)
+    lines = [
+        f"# TwinNet run — {twin.scenario.name}", "",
+        twin.scenario.description.strip(), "",
+        f"{twin.network.n_sites} sites, {twin.network.n_cells} cells, {twin.users.n} users, "
+        f"propagation {twin.scenario.propagation.scenario}, link model {twin.scenario.link.model}, "
+        f"interference {twin.scenario.link.interference}.", "",
+        "## Network KPIs", "", "| KPI | value |", "|---|---|",
+    ]
+    for key in ("mean_throughput_mbps", "p5_throughput_mbps", "peak_prb_utilization",
+                "mean_prb_utilization", "jain_fairness", "outage_ratio", "served_ratio",
+                "median_sinr_db", "hottest_cell"):
+        v = k[key]
+        lines.append(f"| {key} | {v:.3f} |" if isinstance(v, float) else f"| {key} | {v} |")
+    lines += ["", "## Most loaded cells", "", "| cell | users | PRB utilisation | offered load |"
+              " served Mbps | unserved Mbps |", "|---|---|---|---|---|---|"]
+    for _, r in cells.iterrows():
+        lines.append(f"| {r['name']} | {r['users']} | {r['prb_utilization']:.2f} | "
+                     f"{r['offered_load']:.2f} | {r['throughput_mbps']:.1f} | "
+                     f"{r['unserved_mbps']:.1f} |")
+    lines += ["", "![PRB utilisation](prb_utilization.png)", "", "![SINR](sinr.png)", "",
+              "![Serving cell](serving_cell.png)", ""]
+    if day is not None:
+        lines += ["![Diurnal load](diurnal_load.png)", ""]
+    files["report"].write_text("\n".join(lines), encoding="utf-8")
+    return {name: str(p) for name, p in files.items()}
+
+
+def plot_calibration_cdf(result: dict[str, Any], path: Path,
+                         reference: dict[str, Any] | None = None) -> None:
+    """CDFs of coupling loss, wideband SIR and geometry with the companies' spread (if any)."""
+    samples = result["_samples"]
+    metrics = [("coupling_loss_db", "coupling loss [dB]"),
+               ("wideband_sir_db", "wideband SIR [dB]"),
+               ("geometry_sinr_db", "geometry SINR [dB]")]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for ax, (key, label) in zip(axes, metrics, strict=True):
+        x = np.sort(samples[key])
+        ax.plot(x, np.arange(1, x.size + 1) / x.size, lw=2, label="TwinNet")
+        if reference and key in reference:
+            ref = reference[key]
+            ps = sorted(int(p[1:]) for p in ref["min"])
+            lo = [ref["min"][f"p{p}"] for p in ps]
+            hi = [ref["max"][f"p{p}"] for p in ps]
+            yy = np.array(ps) / 100.0
+            ax.fill_betweenx(yy, lo, hi, color="orange", alpha=0.35,
+                             label="3GPP companies (min–max)")
+            if "mean" in ref:
+                ax.plot([ref["mean"][f"p{p}"] for p in ps], yy, "k--", lw=1,
+                        label="3GPP companies (mean)")
+        ax.set_xlabel(label)
+        ax.set_ylabel("CDF")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"TR 38.901 calibration — {result['scenario'].upper()} "
+                 f"{result['fc_ghz']:g} GHz ({result['n_ues']} UEs)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
