@@ -119,7 +119,7 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
     from twinnet.scenario import Scenario
     from twinnet.twin import DigitalTwin
 
-    all_threads = int(numba.config.NUMBA_NUM_THREADS)
+    all_threads = int(numba.get_num_threads())  # NUMBA_NUM_THREADS, by default the CPU count
     # JIT warm-up on a tiny twin (loads Numba's on-disk cache or compiles) so that the RSS
     # baseline below already includes the compiled kernels.
     tiny = DigitalTwin(Scenario.from_dict(_scenario_dict(7, 64)), max_sites_per_user=7)
@@ -143,17 +143,28 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
     def snapshot() -> None:
         twin.evaluate(uplink=False)
 
+    # Thread counts are interleaved rep by rep so that background load on the machine affects
+    # the 1-thread and all-thread numbers alike.
+    thread_counts = sorted({1, all_threads})
+    samples: dict[int, dict[str, list[float]]] = {
+        t: {"gain": [], "load": [], "snapshot": []} for t in thread_counts
+    }
+    for _ in range(reps):
+        for threads in thread_counts:
+            numba.set_num_threads(threads)
+            smp = samples[threads]
+            smp["gain"].append(_median_time(twin.link_gains, 1, before=clear))
+            smp["load"].append(_median_time(snapshot, 1))  # gains cached by link_gains()
+            smp["snapshot"].append(_median_time(snapshot, 1, before=clear))
+    numba.set_num_threads(all_threads)
     timings: dict[str, dict[str, float]] = {}
-    for threads in sorted({1, all_threads}):
-        numba.set_num_threads(threads)
-        gain_s = _median_time(twin.link_gains, reps, before=clear)
-        load_s = _median_time(snapshot, reps)  # cache warm after link_gains()
-        snap_s = _median_time(snapshot, reps, before=clear)
+    for threads, smp in samples.items():
+        gain_s, load_s, snap_s = (statistics.median(smp[k]) for k in ("gain", "load", "snapshot"))
         timings[str(threads)] = {
             "gain_s": gain_s, "load_s": load_s, "snapshot_s": snap_s,
+            "snapshot_min_s": min(smp["snapshot"]),
             "gain_links_per_s": links / gain_s, "snapshot_links_per_s": links / snap_s,
         }
-    numba.set_num_threads(all_threads)
     gain, slot = twin.link_gains()
     rss_peak = _rss_peak_bytes()
     kpis = ev.kpis
@@ -162,6 +173,7 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
         "n_users": n_users, "cells_per_user": cells_per_user, "links": links,
         "pruned": bool(twin.candidate_sites().shape[0] > 1),
         "max_sites_per_user": k_sites, "reps": reps, "threads_all": all_threads,
+        "threading_layer": numba.threading_layer(),
         "construct_s": t1 - t0, "knn_s": t2 - t1, "build_s": t2 - t0,
         "timings": timings,
         "gain_matrix_bytes": int(gain.nbytes), "slot_matrix_bytes": int(slot.nbytes),
@@ -177,7 +189,7 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
 
 # --------------------------------------------------------------------------- naive reference
 def _naive_snapshot(ue: list[tuple[float, float, float, bool, float, bool]],
-                    cells: list[tuple[float, float, float, float, float]],
+                    cells: list[tuple[float, float, float, float, float, float]],
                     fc_ghz: float, noise_mw: float, rng: random.Random
                     ) -> tuple[list[float], list[float]]:
     """Per-link pure-Python link budget and full-buffer SINR; returns per-user SINR [dB] and
@@ -421,7 +433,8 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(), "platform": platform.platform(),
         "processor": platform.processor(), "cpu_count": os.cpu_count(),
         "numba": numba.__version__, "numpy": numpy.__version__,
-        "numba_threads": int(numba.config.NUMBA_NUM_THREADS), "git_commit": commit,
+        "numba_threads": int(numba.get_num_threads()), "git_commit": commit,
+        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -436,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         _child_main(json.loads(args._case))
         return 0
 
+    load_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     results = []
     for spec in case_specs(args.quick, not args.no_city):
         print(f"running {spec['case']} ...", file=sys.stderr, flush=True)
@@ -446,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results)
     out = {
         "benchmark": "twin_throughput",
-        "environment": environment(),
+        "environment": {**environment(), "load_average_before": load_before},
         "targets": {"dense_links_per_s_per_core": TARGET_DENSE_LINKS_PER_S_PER_CORE,
                     "city_snapshot_s": TARGET_CITY_SNAPSHOT_S},
         "settings": {"quick": args.quick, "city": not args.no_city and not args.quick,

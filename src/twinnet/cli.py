@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -92,8 +93,11 @@ def calibrate3gpp(
     out_dir: Annotated[Path | None, typer.Option("--out", help="folder for the CDF plot")] = None,
 ) -> None:
     """Reproduce the TR 38.901 §7.8.1 large-scale calibration and compare with 3GPP results."""
-    from twinnet.radio.calibration3gpp import compare_with_reference, reference_results, \
-        run_calibration
+    from twinnet.radio.calibration3gpp import (
+        compare_with_reference,
+        reference_results,
+        run_calibration,
+    )
     from twinnet.report import plot_calibration_cdf
 
     with _progress() as prog:
@@ -103,10 +107,8 @@ def calibrate3gpp(
     folder = out_dir or _default_run_dir(f"calibrate3gpp-{scenario.lower()}-{fc_ghz:g}ghz")
     folder.mkdir(parents=True, exist_ok=True)
     ref_case = None
-    try:
+    with contextlib.suppress(FileNotFoundError):
         ref_case = reference_results()["cases"].get(f"{scenario.lower()}_{int(fc_ghz)}ghz")
-    except FileNotFoundError:
-        pass
     plot = folder / "calibration_cdf.png"
     plot_calibration_cdf(res, plot, ref_case)
     res.pop("_samples")

@@ -10,12 +10,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import Wedge  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Wedge
 
-from twinnet.twin import DigitalTwin, Evaluation  # noqa: E402
+from twinnet.twin import DigitalTwin, Evaluation
 
 __all__ = ["plot_calibration_cdf", "write_run_folder"]
 

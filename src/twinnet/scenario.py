@@ -28,8 +28,8 @@ __all__ = [
     "Hotspot",
     "LinkConfig",
     "Propagation",
-    "Raster",
     "Radio",
+    "Raster",
     "Scenario",
     "Users",
     "builtin_scenarios",
@@ -213,9 +213,8 @@ class Demand(_Model):
     @field_validator("diurnal")
     @classmethod
     def _diurnal(cls, v: Any) -> Any:
-        if isinstance(v, list):
-            if len(v) != 24 or any(x < 0 for x in v) or max(v) <= 0:
-                raise ValueError("24 non-negative hourly factors with a positive maximum")
+        if isinstance(v, list) and (len(v) != 24 or any(x < 0 for x in v) or max(v) <= 0):
+            raise ValueError("24 non-negative hourly factors with a positive maximum")
         return v
 
 

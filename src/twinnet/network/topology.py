@@ -141,12 +141,15 @@ class Network:
         )
 
 
+CellRow = tuple[int, float, float, float, float | None]
+
+
 def _from_hex(layout: HexLayout) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64],
-                                         list[tuple[int, float, float, float, float | None]]]:
+                                         list[CellRow]]:
     pos = hex_site_positions(layout.n_sites, layout.isd_m)
     names = [f"S{i}" for i in range(layout.n_sites)]
-    heights = np.full(layout.n_sites, layout.bs_height_m)
-    cells = []
+    heights = np.full(layout.n_sites, layout.bs_height_m, dtype=np.float64)
+    cells: list[CellRow] = []
     for s in range(layout.n_sites):
         for az in layout.azimuths_deg:
             cells.append((s, az, layout.mechanical_tilt_deg, layout.electrical_tilt_deg, None))

@@ -117,7 +117,7 @@ def drop_users(scenario: Scenario, network: Network, rng: np.random.Generator) -
         parts, factors = [], []
         used = 0
         for h in cfg.hotspots:
-            k = int(round(h.fraction * n))
+            k = round(h.fraction * n)
             k = min(k, n - used)
             used += k
             parts.append(rng.normal([h.x_m, h.y_m], h.radius_m, (k, 2)))

@@ -56,7 +56,8 @@ def element_pattern_db(
 ) -> FloatArray:
     """3-sector antenna element power pattern [dBi] (TR 38.901 Table 7.3-1).
 
-    ``A_V = -min(12 ((theta'' - 90)/theta_3dB)^2, SLA_V)``, ``A_H = -min(12 (phi''/phi_3dB)^2, A_m)``,
+    ``A_V = -min(12 ((theta'' - 90)/theta_3dB)^2, SLA_V)``,
+    ``A_H = -min(12 (phi''/phi_3dB)^2, A_m)``,
     ``A = G_E,max - min(-(A_V + A_H), A_m)`` with theta_3dB = phi_3dB = 65°, SLA_V = A_m = 30 dB,
     G_E,max = 8 dBi.
     """

@@ -63,7 +63,9 @@ def cqi_sinr_thresholds_db(table: str = "cqi2", gap_db: float = 1.5) -> FloatArr
     return 10.0 * np.log10(2.0**eff - 1.0) + gap_db
 
 
-def cqi_from_sinr(sinr_db: ArrayLike, table: str = "cqi2", gap_db: float = 1.5) -> NDArray[np.int64]:
+def cqi_from_sinr(
+    sinr_db: ArrayLike, table: str = "cqi2", gap_db: float = 1.5
+) -> NDArray[np.int64]:
     """CQI index 0–15 (0 = out of range) the UE would report for ``sinr_db``."""
     thr = cqi_sinr_thresholds_db(table, gap_db)
     return np.searchsorted(thr, np.asarray(sinr_db, dtype=np.float64), side="right").astype(

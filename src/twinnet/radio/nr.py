@@ -25,7 +25,7 @@ N_RB_TABLE: dict[tuple[int, int], int] = {
 
 def n_prb(bandwidth_mhz: float, scs_khz: int) -> int:
     """Number of PRBs for a channel bandwidth and subcarrier spacing (38.101 Table 5.3.2-1)."""
-    key = (int(scs_khz), int(round(bandwidth_mhz)))
+    key = (int(scs_khz), round(bandwidth_mhz))
     if abs(bandwidth_mhz - round(bandwidth_mhz)) > 1e-9 or key not in N_RB_TABLE:
         valid = sorted(bw for (s, bw) in N_RB_TABLE if s == int(scs_khz))
         if not valid:

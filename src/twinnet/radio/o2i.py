@@ -83,4 +83,4 @@ def indoor_ue_height_m(
     ``N_fl ~ U{floors_min..floors_max}`` building floors and ``n_fl ~ U{1..N_fl}``."""
     n_floors = rng.integers(floors_min, floors_max + 1, n)
     floor = np.floor(rng.uniform(0.0, 1.0, n) * n_floors).astype(np.int64) + 1
-    return 3.0 * (floor - 1) + 1.5
+    return (3.0 * (floor - 1) + 1.5).astype(np.float64)

@@ -106,8 +106,11 @@ def solve_load(
     ok = np.isfinite(prb_need) & has_cell
     share = np.where(load > 1.0, 1.0 / np.maximum(load, 1e-300), 1.0)
     thr = np.where(ok, demand_mbps * share[sc], 0.0)
-    cell_thr = np.bincount(sc[has_cell], weights=thr[has_cell], minlength=n_cell)
-    cell_dem = np.bincount(sc[has_cell], weights=demand_mbps[has_cell], minlength=n_cell)
+    cell_thr: NDArray[np.float64] = np.asarray(
+        np.bincount(sc[has_cell], weights=thr[has_cell], minlength=n_cell), dtype=np.float64)
+    cell_dem: NDArray[np.float64] = np.asarray(
+        np.bincount(sc[has_cell], weights=demand_mbps[has_cell], minlength=n_cell),
+        dtype=np.float64)
     cell_users = np.bincount(sc[has_cell], minlength=n_cell)
     return LoadResult(
         sinr_db=sinr_db.copy(), spectral_efficiency=se, prb_need=prb_need.copy(),
