@@ -15,14 +15,15 @@ from twinnet.twin import DigitalTwin
 
 
 def _scenario(name: str = "UMa", shadowing: bool = False, wrap: bool = False, n: int = 400,
-              mech_tilt: float = 0.0) -> Scenario:
+              mech_tilt: float = 0.0, consistent: bool = True) -> Scenario:
     return Scenario.from_dict({
         "seed": 5,
         "layout": {"type": "hex", "n_sites": 7, "isd_m": 300.0,
                    "bs_height_m": 25.0 if name != "UMi" else 10.0, "wrap_around": wrap,
                    "electrical_tilt_deg": 9.0, "mechanical_tilt_deg": mech_tilt},
         "carriers": [{"fc_ghz": 3.5, "bandwidth_mhz": 20, "scs_khz": 30}],
-        "propagation": {"scenario": name, "shadowing": shadowing},
+        "propagation": {"scenario": name, "shadowing": shadowing,
+                        "spatially_consistent": consistent},
         "users": {"count": n, "indoor_fraction": 0.5},
     })
 
@@ -59,9 +60,9 @@ def _kernel_gain_db(twin: DigitalTwin) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["UMa", "UMi", "RMa"])
-@pytest.mark.parametrize("mech_tilt", [0.0, 6.0])
-def test_kernel_matches_reference_chain(name, mech_tilt):
-    twin = DigitalTwin(_scenario(name, mech_tilt=mech_tilt))
+@pytest.mark.parametrize(("mech_tilt", "consistent"), [(0.0, False), (6.0, True)])
+def test_kernel_matches_reference_chain(name, mech_tilt, consistent):
+    twin = DigitalTwin(_scenario(name, mech_tilt=mech_tilt, consistent=consistent, n=1500))
     got = _kernel_gain_db(twin)
     # UMa users above 13 m may draw h_E > 1 m (note 1 of Table 7.4.1-1); compare the others
     keep = twin.users.height_m < 13.0 if name == "UMa" else np.ones(twin.users.n, bool)
@@ -80,9 +81,10 @@ def test_kernel_matches_reference_chain(name, mech_tilt):
     p = los.los_probability(name, d_out, ue.height_m[keep, None])
     sure = (p >= 1.0) & distinct
     assert np.all(is_los[sure])
-    # and the LOS fraction over links where it matters follows the mean probability
+    # and the LOS fraction over links where it matters follows the mean probability (i.i.d.
+    # draws: tight; spatially consistent draws are correlated over 50-60 m: fewer samples)
     m = distinct & (p < 1.0)
-    assert is_los[m].mean() == pytest.approx(p[m].mean(), abs=0.06)
+    assert is_los[m].mean() == pytest.approx(p[m].mean(), abs=0.1 if consistent else 0.03)
 
 
 def test_shadowing_statistics_per_state():

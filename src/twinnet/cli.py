@@ -87,7 +87,7 @@ def run(
 def calibrate3gpp(
     scenario: Annotated[str, typer.Option(help="uma or umi")] = "uma",
     fc_ghz: Annotated[float, typer.Option("--fc-ghz", help="6 or 30")] = 6.0,
-    drops: Annotated[int, typer.Option(min=1, help="independent drops (570 UEs each)")] = 20,
+    drops: Annotated[int, typer.Option(min=1, help="independent drops (570 UEs each)")] = 50,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="folder for the CDF plot")] = None,

@@ -46,7 +46,10 @@ def _hex_site_count(rings: int) -> int:
 
 
 class HexLayout(_Model):
-    """Hexagonal grid of ``n_sites`` sites (1, 7, 19, 37, …) with ``sectors`` cells each."""
+    """Hexagonal grid of ``n_sites`` sites (1, 7, 19, 37, …) with ``sectors`` cells each.
+
+    ``orientation_deg`` is the direction of the first neighbouring site; the default 30° with
+    boresights 30°/150°/270° is the 3GPP layout (boresights point at neighbouring sites)."""
 
     type: Literal["hex"] = "hex"
     n_sites: int = Field(19, ge=1, le=5000)
@@ -57,6 +60,7 @@ class HexLayout(_Model):
     mechanical_tilt_deg: float = Field(0.0, ge=-30, le=45)
     electrical_tilt_deg: float = Field(6.0, ge=-30, le=45)
     wrap_around: bool = False
+    orientation_deg: float = Field(30.0, ge=-180, le=180)
 
     @field_validator("n_sites")
     @classmethod

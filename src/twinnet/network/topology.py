@@ -41,11 +41,20 @@ def _hex_rings(n_sites: int) -> int:
     return r
 
 
-def hex_site_positions(n_sites: int, isd_m: float) -> NDArray[np.float64]:
+def _rotate(xy: NDArray[np.float64], angle_deg: float) -> NDArray[np.float64]:
+    a = math.radians(angle_deg)
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    return xy @ rot.T
+
+
+def hex_site_positions(n_sites: int, isd_m: float, orientation_deg: float = 30.0
+                       ) -> NDArray[np.float64]:
     """Positions ``[n_sites, 2]`` of a hexagonal site grid, centre first then ring by ring.
 
-    Neighbouring sites sit at 0°, 60°, …, 300° from each other at distance ``isd_m``, so the
-    3GPP sector boresights 30°/150°/270° point at the corners of each site's hexagon.
+    Neighbouring sites sit at ``orientation_deg + k·60°`` from each other at distance
+    ``isd_m``. The default 30° is the 3GPP layout (TR 36.814 Fig. A.2.1.1-1, used by the
+    TR 38.901 calibration): each site's three hexagonal sector cells meet at the site, and the
+    sector boresights 30°/150°/270° point at neighbouring sites.
     """
     rings = _hex_rings(n_sites)
     pts = []
@@ -58,10 +67,12 @@ def hex_site_positions(n_sites: int, isd_m: float) -> NDArray[np.float64]:
                 ang = math.atan2(y, x) % (2 * math.pi)
                 pts.append((ring, round(ang, 9), x, y))
     pts.sort()
-    return np.array([(x, y) for _, _, x, y in pts[:n_sites]], dtype=np.float64)
+    xy = np.array([(x, y) for _, _, x, y in pts[:n_sites]], dtype=np.float64)
+    return _rotate(xy, orientation_deg)
 
 
-def wrap_shifts_m(n_sites: int, isd_m: float) -> NDArray[np.float64]:
+def wrap_shifts_m(n_sites: int, isd_m: float, orientation_deg: float = 30.0
+                  ) -> NDArray[np.float64]:
     """Wrap-around translations ``[7, 2]`` (first row zero) for a 7/19/37-site hexagonal cluster.
 
     The cluster of ``N = i² + ij + j²`` sites with ``(i, j) = (R + 1, R)`` tiles the plane by
@@ -75,7 +86,7 @@ def wrap_shifts_m(n_sites: int, isd_m: float) -> NDArray[np.float64]:
         a = k * math.pi / 3.0
         rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
         out.append(rot @ base)
-    return np.array(out)
+    return _rotate(np.array(out), orientation_deg)
 
 
 @dataclass
@@ -99,6 +110,7 @@ class Network:
     wrap_shifts_m: NDArray[np.float64] = field(default_factory=lambda: np.zeros((1, 2)))
     isd_m: float | None = None
     omni: bool = False
+    lattice_orientation_deg: float = 30.0
 
     @property
     def n_sites(self) -> int:
@@ -146,7 +158,7 @@ CellRow = tuple[int, float, float, float, float | None]
 
 def _from_hex(layout: HexLayout) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64],
                                          list[CellRow]]:
-    pos = hex_site_positions(layout.n_sites, layout.isd_m)
+    pos = hex_site_positions(layout.n_sites, layout.isd_m, layout.orientation_deg)
     names = [f"S{i}" for i in range(layout.n_sites)]
     heights = np.full(layout.n_sites, layout.bs_height_m, dtype=np.float64)
     cells: list[CellRow] = []
@@ -216,8 +228,9 @@ def build_network(scenario: Scenario) -> Network:
     layout = scenario.layout
     if isinstance(layout, HexLayout):
         names, pos, heights, cells = _from_hex(layout)
-        shifts = (wrap_shifts_m(layout.n_sites, layout.isd_m) if layout.wrap_around
-                  else np.zeros((1, 2)))
+        shifts = (wrap_shifts_m(layout.n_sites, layout.isd_m, layout.orientation_deg)
+                  if layout.wrap_around else np.zeros((1, 2)))
+        orientation = layout.orientation_deg
         isd: float | None = layout.isd_m
         omni = layout.sectors == 1
     else:
@@ -225,6 +238,7 @@ def build_network(scenario: Scenario) -> Network:
         shifts = np.zeros((1, 2))
         isd = None
         omni = layout.omni
+        orientation = 0.0
     carriers = [CarrierInfo(c.name, c.fc_ghz, c.bandwidth_mhz, c.scs_khz, c.n_prb)
                 for c in scenario.carriers]
     rows = []
@@ -253,4 +267,5 @@ def build_network(scenario: Scenario) -> Network:
         wrap_shifts_m=shifts,
         isd_m=isd,
         omni=omni,
+        lattice_orientation_deg=orientation,
     )

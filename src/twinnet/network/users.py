@@ -38,11 +38,12 @@ class UserSet:
         return UserSet(**{k: getattr(self, k)[idx] for k in self.__dataclass_fields__})
 
 
-def _in_site_hexagon(dx: NDArray[np.float64], dy: NDArray[np.float64], isd: float
-                     ) -> NDArray[np.bool_]:
+def _in_site_hexagon(dx: NDArray[np.float64], dy: NDArray[np.float64], isd: float,
+                     orientation_deg: float) -> NDArray[np.bool_]:
+    """Inside the Voronoi hexagon of a site whose neighbours lie at ``orientation + k·60°``."""
     inside = np.ones(dx.shape, dtype=bool)
     for k in range(6):
-        a = k * math.pi / 3.0
+        a = math.radians(orientation_deg) + k * math.pi / 3.0
         inside &= dx * math.cos(a) + dy * math.sin(a) <= isd / 2.0 + 1e-9
     return inside
 
@@ -71,7 +72,8 @@ def uniform_in_network(network: Network, n: int, rng: np.random.Generator,
         dist, idx = tree.query(pts)
         ok = dist >= min_distance_m
         if network.isd_m:
-            ok &= _in_site_hexagon(pts[:, 0] - sx[idx], pts[:, 1] - sy[idx], network.isd_m)
+            ok &= _in_site_hexagon(pts[:, 0] - sx[idx], pts[:, 1] - sy[idx], network.isd_m,
+                                   network.lattice_orientation_deg)
         out = np.vstack([out, pts[ok]])
     return out[:n]
 

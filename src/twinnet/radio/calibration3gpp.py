@@ -3,8 +3,9 @@
 Set-up of Table 7.8-1: 19 sites × 3 sectors (boresights 30°/150°/270°) with wrap-around, ISD
 500 m (UMa) or 200 m (UMi-Street Canyon), BS height 25 m / 10 m, BS antenna of 10 × 1 elements
 at 0.5 λ mapped to one TXRU with 12° electrical downtilt (102° zenith), element pattern of
-Table 7.3-1, 20 MHz at 6 GHz and 100 MHz at 30 GHz, UE noise figure 9 dB, 80 % indoor users
-on 4–8-floor buildings with 50 % low / 50 % high penetration loss, minimum BS–UE distance
+Table 7.3-1, 20 MHz at 6 GHz and 100 MHz at 30 GHz, BS power 49 dBm (UMa) / 44 dBm (UMi) at
+6 GHz and 35 dBm at 30 GHz, UE noise figure 9 dB, 80 % indoor users on 4–8-floor buildings
+with 50 % low / 50 % high penetration loss, minimum BS–UE distance
 35 m (UMa) / 10 m (UMi), no fast fading, serving cell = lowest coupling loss, 10 UEs per cell
 per drop. Metrics (per UE): coupling loss to the serving cell, wideband SIR (all other cells
 at full power) and geometry SINR (the same with thermal noise over the channel bandwidth).
@@ -35,8 +36,11 @@ PERCENTILES = tuple(range(5, 100, 5))
 
 #: (ISD [m], BS height [m], min distance [m]) per scenario.
 _GEOMETRY = {"uma": (500.0, 25.0, 35.0), "umi": (200.0, 10.0, 10.0)}
-#: (bandwidth [MHz], BS Tx power [dBm], subcarrier spacing [kHz]) per carrier frequency.
-_CARRIER = {6.0: (20.0, 49.0, 15), 30.0: (100.0, 35.0, 120)}
+#: (bandwidth [MHz], subcarrier spacing [kHz]) per carrier frequency.
+_CARRIER = {6.0: (20.0, 15), 30.0: (100.0, 120)}
+#: BS transmit power [dBm] per (scenario, carrier frequency), Table 7.8-1.
+_TX_POWER_DBM = {("uma", 6.0): 49.0, ("umi", 6.0): 44.0, ("uma", 30.0): 35.0,
+                 ("umi", 30.0): 35.0}
 UES_PER_CELL = 10
 
 
@@ -48,7 +52,8 @@ def calibration_scenario(scenario: str, fc_ghz: float, seed: int = 0) -> Scenari
     if float(fc_ghz) not in _CARRIER:
         raise InputError("fc_ghz", fc_ghz, "6 or 30 (GHz)")
     isd, h_bs, d_min = _GEOMETRY[key]
-    bw, p_tx, scs = _CARRIER[float(fc_ghz)]
+    bw, scs = _CARRIER[float(fc_ghz)]
+    p_tx = _TX_POWER_DBM[(key, float(fc_ghz))]
     return Scenario.from_dict({
         "name": f"38.901-calibration-{key}-{fc_ghz:g}GHz",
         "seed": seed,
@@ -74,7 +79,7 @@ def _percentiles(x: NDArray[np.float64]) -> dict[str, float]:
 
 
 def run_calibration(
-    scenario: str = "uma", fc_ghz: float = 6.0, drops: int = 20, seed: int = 0,
+    scenario: str = "uma", fc_ghz: float = 6.0, drops: int = 50, seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``drops`` independent drops and return the calibration JSON object plus raw samples
