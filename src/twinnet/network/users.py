@@ -96,14 +96,24 @@ def _push_away(pts: NDArray[np.float64], network: Network, min_distance_m: float
     return pts
 
 
-def _snake_order(x: NDArray[np.float64], y: NDArray[np.float64], cell_m: float = 200.0
-                 ) -> NDArray[np.int64]:
-    """A spatially coherent ordering (boustrophedon over a grid) so that consecutive users are
-    neighbours: the link kernel then reads the shadowing fields with cache locality."""
-    ix = np.floor((x - x.min()) / cell_m).astype(np.int64)
-    iy = np.floor((y - y.min()) / cell_m).astype(np.int64)
-    nx = int(ix.max()) + 1 if ix.size else 1
-    key = iy * nx + np.where(iy % 2 == 0, ix, nx - 1 - ix)
+def _spread_bits(v: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    v = v & np.uint64(0xFFFFFFFF)
+    for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF),
+                        (4, 0x0F0F0F0F0F0F0F0F), (2, 0x3333333333333333),
+                        (1, 0x5555555555555555)):
+        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+    return v
+
+
+def spatial_order(x: NDArray[np.float64], y: NDArray[np.float64], resolution_m: float = 1.0
+                  ) -> NDArray[np.int64]:
+    """Z-order (Morton) permutation of points: consecutive users are neighbours at every scale,
+    so the link kernel reads the shadowing fields with cache locality."""
+    if x.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    ix = np.floor((x - x.min()) / resolution_m).astype(np.uint64)
+    iy = np.floor((y - y.min()) / resolution_m).astype(np.uint64)
+    key = _spread_bits(ix) | (_spread_bits(iy) << np.uint64(1))
     return np.argsort(key, kind="stable")
 
 
@@ -151,4 +161,4 @@ def drop_users(scenario: Scenario, network: Network, rng: np.random.Generator) -
         demand = np.full(n, d.per_user_mbps)
     users = UserSet(pts[:, 0].copy(), pts[:, 1].copy(), height, indoor, d2d_in, high, o2i_z,
                     demand * demand_factor)
-    return users.take(_snake_order(users.x_m, users.y_m))
+    return users.take(spatial_order(users.x_m, users.y_m))

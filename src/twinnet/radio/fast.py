@@ -21,8 +21,10 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
+    "cell_prb_totals",
     "field_value",
-    "interference_kernel",
+    "interference_pruned_kernel",
+    "interference_shared_kernel",
     "link_gain_kernel",
     "prb_demand_kernel",
     "serving_kernel",
@@ -58,20 +60,22 @@ def hash_normal(seed, a, b, salt):
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def field_value(values, inv_dx, rho1, rho2, x, y):
-    """Unit-variance bilinear lookup in a periodic field (see :mod:`twinnet.radio.fields`)."""
-    n = values.shape[0]
+    """Unit-variance bilinear lookup in a periodic field (see :mod:`twinnet.radio.fields`).
+
+    The field side ``n`` is a power of two, so wrapping is a bit mask."""
+    mask = values.shape[0] - 1
     fx = x * inv_dx
     fy = y * inv_dx
     x0 = math.floor(fx)
     y0 = math.floor(fy)
     ax = fx - x0
     ay = fy - y0
-    i0 = int(x0) % n
-    j0 = int(y0) % n
-    i1 = (i0 + 1) % n
-    j1 = (j0 + 1) % n
+    i0 = int(x0) & mask
+    j0 = int(y0) & mask
+    i1 = (i0 + 1) & mask
+    j1 = (j0 + 1) & mask
     w00 = (1.0 - ax) * (1.0 - ay)
     w10 = ax * (1.0 - ay)
     w01 = (1.0 - ax) * ay
@@ -85,17 +89,55 @@ def field_value(values, inv_dx, rho1, rho2, x, y):
     return v / math.sqrt(var)
 
 
+_PHI_LO, _PHI_STEP = -8.0, 1.0 / 512.0
+_PHI_TABLE = np.array([0.5 * math.erfc(-(_PHI_LO + i * _PHI_STEP) / math.sqrt(2.0))
+                       for i in range(int(16.0 / _PHI_STEP) + 2)])
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def normal_cdf(z):
+    """Standard normal CDF by linear interpolation in a 1/512-step table (error < 1e-6)."""
+    t = (z - _PHI_LO) * (1.0 / _PHI_STEP)
+    if t <= 0.0:
+        return 0.0
+    i = int(t)
+    if i >= _PHI_TABLE.shape[0] - 1:
+        return 1.0
+    f = t - i
+    return _PHI_TABLE[i] * (1.0 - f) + _PHI_TABLE[i + 1] * f
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _uma_height_factor(h_ut):
+    """C'(hUT) of Table 7.4.2-1 / note 1 of Table 7.4.1-1: 0 below 13 m, ((h-13)/10)^1.5."""
+    if h_ut <= 13.0:
+        return 0.0
+    return ((h_ut - 13.0) / 10.0) ** 1.5
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _uma_distance_factor(d):
+    """g(d2D) of note 1 of Table 7.4.1-1: 0 up to 18 m, (5/4)(d/100)^3 exp(-d/150) beyond."""
+    if d <= 18.0:
+        return 0.0
+    q = d / 100.0
+    return 1.25 * q * q * q * math.exp(-d / 150.0)
+
+
 @njit(cache=True, fastmath=True, inline="always")
 def _los_probability(scen, d, h_ut):
+    return _los_probability_c(scen, d, _uma_height_factor(h_ut))
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _los_probability_c(scen, d, c_h):
+    """LOS probability (Table 7.4.2-1) with the UMa height factor ``c_h`` precomputed."""
     if scen == 0:  # UMa
         if d <= 18.0:
             return 1.0
-        c = 0.0
-        if h_ut > 13.0:
-            c = ((h_ut - 13.0) / 10.0) ** 1.5
-        p = (18.0 / d + math.exp(-d / 63.0) * (1.0 - 18.0 / d)) * (
-            1.0 + c * 1.25 * (d / 100.0) ** 3 * math.exp(-d / 150.0)
-        )
+        p = 18.0 / d + math.exp(-d / 63.0) * (1.0 - 18.0 / d)
+        if c_h > 0.0:
+            p *= 1.0 + c_h * _uma_distance_factor(d)
         return min(p, 1.0)
     if scen == 1:  # UMi
         if d <= 18.0:
@@ -169,20 +211,43 @@ def _pathloss_db(scen, los, d2d, d3d, fc_ghz, h_bs, h_ut, h_e):
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _vertical_gain_db(cos_t, cos_tilt, theta_deg, n_el, spacing, hpbw_v, sla_v):
-    """Element vertical cut A_V (Table 7.3-1) plus the vertical array factor [dB]."""
+def _vertical_gain(cos_t, cos_tilt, theta_deg, n_el, spacing, hpbw_v, sla_v):
+    """Element vertical cut A_V [dB] (Table 7.3-1) and the vertical array factor (linear)."""
     a_v = -min(12.0 * ((theta_deg - 90.0) / hpbw_v) ** 2, sla_v)
     if n_el <= 1:
-        return a_v, 0.0
-    half = math.pi * spacing * (cos_t - cos_tilt)
-    s = math.sin(half)
-    den = n_el * s * s
-    if den < 1e-12:
-        af = float(n_el)
-    else:
-        sm = math.sin(n_el * half)
-        af = sm * sm / den
-    return a_v, 10.0 * math.log10(max(af, 1e-30))
+        return a_v, 1.0
+    # |sum_m e^{j m psi}|^2 / M = sin^2(M psi/2) / (M sin^2(psi/2)) = U_{M-1}(cos(psi/2))^2 / M
+    # (Chebyshev polynomial of the 2nd kind, by recurrence: no division, no singularity)
+    c = math.cos(math.pi * spacing * (cos_t - cos_tilt))
+    u_prev = 1.0
+    u = 2.0 * c
+    for _ in range(n_el - 2):
+        u_prev, u = u, 2.0 * c * u - u_prev
+    return a_v, u * u / n_el
+
+
+_ATAN_C = (0.99997726, -0.33262347, 0.19354346, -0.11643287, 0.05265332, -0.01172120)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def fast_atan2_deg(y, x):
+    """atan2 in degrees by an 11th-order minimax polynomial (error < 1e-4 degree)."""
+    ax = abs(x)
+    ay = abs(y)
+    mx = max(ax, ay)
+    if mx == 0.0:
+        return 0.0
+    a = min(ax, ay) / mx
+    s = a * a
+    r = a * (_ATAN_C[0] + s * (_ATAN_C[1] + s * (_ATAN_C[2] + s * (_ATAN_C[3] + s * (
+        _ATAN_C[4] + s * _ATAN_C[5])))))
+    if ay > ax:
+        r = 1.5707963267948966 - r
+    if x < 0.0:
+        r = 3.141592653589793 - r
+    if y < 0.0:
+        r = -r
+    return r * 57.29577951308232
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -190,7 +255,7 @@ def link_gain_kernel(
     ue_x, ue_y, ue_h, ue_d2d_in, ue_loss_db, ue_indoor,
     site_x, site_y, site_h, shifts,
     cand, site_cell_start, site_cells, cells_per_site,
-    cell_bearing_deg, cell_mtilt_deg, cell_etilt_deg,
+    cell_bearing_deg, cell_mtilt_deg, cell_cos_etilt,
     n_el, spacing, hpbw_v, hpbw_h, sla_v, a_max, g_max,
     scen, fc_ghz, sigma_los, sigma_nlos, sigma_o2i,
     shadowing, consistent, seed,
@@ -201,6 +266,7 @@ def link_gain_kernel(
 
     ``shadowing``: 0 none, 1 on. ``consistent``: 1 uses the spatial fields ``f_*`` (§7.6.3) for
     shadow fading and LOS state, 0 draws them i.i.d. per (user, site) from a counter-based hash.
+    ``cell_cos_etilt`` is ``cos(90° + electrical downtilt)``, the steering zenith's cosine.
     ``f_dx[k]`` is 1/spacing of field k (0 los SF, 1 nlos SF, 2 o2i SF, 3 LOS state).
     """
     n_ue = ue_x.shape[0]
@@ -215,6 +281,7 @@ def link_gain_kernel(
         yu = ue_y[u]
         hu = ue_h[u]
         indoor = ue_indoor[u] != 0
+        c_h = _uma_height_factor(hu) if scen == 0 else 0.0
         for j in range(n_cand):
             base = j * cells_per_site
             s_idx = cand[r, j]
@@ -240,19 +307,18 @@ def link_gain_kernel(
             d_out = d2d - ue_d2d_in[u] if indoor else d2d
             d_out = max(d_out, 0.0)
             # LOS state (Table 7.4.2-1), spatially consistent (§7.6.3.3) or i.i.d.
-            p_los = _los_probability(scen, d_out, hu)
+            p_los = _los_probability_c(scen, d_out, c_h)
             if consistent:
                 g = field_value(f_state, f_dx[3], f_rho1[3], f_rho2[3],
                                 xu + off_x[3, s_idx], yu + off_y[3, s_idx])
-                uu = 0.5 * math.erfc(-g / math.sqrt(2.0))
+                uu = normal_cdf(g)
             else:
                 uu = hash_uniform(seed, u, s_idx, 11)
             los = uu < p_los
             # UMa effective environment height h_E (Table 7.4.1-1 note 1)
             h_e = 1.0
-            if scen == 0 and hu >= 13.0 and d2d > 18.0:
-                c = ((hu - 13.0) / 10.0) ** 1.5 * 1.25 * (d2d / 100.0) ** 3 * math.exp(
-                    -d2d / 150.0)
+            if c_h > 0.0 and d2d > 18.0:
+                c = c_h * _uma_distance_factor(d2d)
                 if hash_uniform(seed, u, s_idx, 23) > 1.0 / (1.0 + c):
                     n_opt = int((hu - 1.5 - 12.0) / 3.0) + 1
                     if n_opt >= 1:
@@ -286,29 +352,28 @@ def link_gain_kernel(
                     z = hash_normal(seed, u, s_idx, 101 + k)
                 loss += sig * z
             # antenna: angles from the BS to the UE
-            theta = math.atan2(d2d, dh) * rad2deg
-            phi = math.atan2(dy, dx) * rad2deg
+            theta = fast_atan2_deg(d2d, dh)
+            phi = fast_atan2_deg(dy, dx)
             cos_t = dh / d3d
             start = site_cell_start[s_idx]
             n_here = site_cell_start[s_idx + 1] - start
             prev_tilt = -1e9
             prev_et = -1e9
             a_v = 0.0
-            af = 0.0
+            af = 1.0
             for k in range(cells_per_site):
                 if k >= n_here:
                     out[u, base + k] = 0.0
                     continue
                 c_idx = site_cells[start + k]
                 mt = cell_mtilt_deg[c_idx]
-                et = cell_etilt_deg[c_idx]
+                et = cell_cos_etilt[c_idx]
                 if mt == 0.0:
                     th_l = theta
                     ph_l = phi - cell_bearing_deg[c_idx]
                     if mt != prev_tilt or et != prev_et:
-                        cos_tilt = math.cos((90.0 + et) * deg2rad)
-                        a_v, af = _vertical_gain_db(cos_t, cos_tilt, th_l, n_el, spacing,
-                                                    hpbw_v, sla_v)
+                        a_v, af = _vertical_gain(cos_t, et, th_l, n_el, spacing,
+                                                 hpbw_v, sla_v)
                         prev_tilt = mt
                         prev_et = et
                 else:
@@ -320,15 +385,20 @@ def link_gain_kernel(
                     th_l = math.acos(cl) * rad2deg
                     re = math.cos(b) * st * math.cos(dp) - math.sin(b) * cos_t
                     im = math.sin(dp) * st
-                    ph_l = math.atan2(im, re) * rad2deg
-                    cos_tilt = math.cos((90.0 + et) * deg2rad)
-                    a_v, af = _vertical_gain_db(cl, cos_tilt, th_l, n_el, spacing, hpbw_v,
-                                                sla_v)
+                    ph_l = fast_atan2_deg(im, re)
+                    a_v, af = _vertical_gain(cl, et, th_l, n_el, spacing, hpbw_v, sla_v)
                     prev_tilt = -1e9
-                ph_l = (ph_l + 180.0) % 360.0 - 180.0
+                if ph_l > 180.0:
+                    ph_l -= 360.0
+                elif ph_l < -180.0:
+                    ph_l += 360.0
+                if ph_l > 180.0:
+                    ph_l -= 360.0
+                elif ph_l < -180.0:
+                    ph_l += 360.0
                 a_h = -min(12.0 * (ph_l / hpbw_h) ** 2, a_max)
-                gain = g_max - min(-(a_v + a_h), a_max) + af
-                out[u, base + k] = math.exp((gain - loss) * _LN10_10)
+                gain = g_max - min(-(a_v + a_h), a_max)
+                out[u, base + k] = af * math.exp((gain - loss) * _LN10_10)
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -360,24 +430,48 @@ def serving_kernel(gain, slot_cell, cell_tx_mw, cell_bias_lin, serving_slot, ser
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def interference_kernel(gain, slot_cell, cell_tx_mw, cell_carrier, activity, serving_slot,
-                        serving_cell, interference_mw):
-    """Downlink interference ``sum_{c != serving, same carrier} activity_c · tx_c · gain``."""
+def interference_shared_kernel(gain, slot_weight, serving_slot, serving_cell, cell_carrier,
+                               interference_mw):
+    """Downlink interference when all users share one slot layout (dense networks).
+
+    ``slot_weight[k_car, k] = activity_c · tx_c`` of the slot's cell ``c`` if it is on carrier
+    ``k_car`` (else 0). ``I_u = sum_k w[car_u, k] g[u, k] - w[car_u, s_u] g[u, s_u]`` — a dense
+    dot product per user, which the compiler vectorises.
+    """
     n_ue, n_slot = gain.shape
-    rmul = 0 if slot_cell.shape[0] == 1 else 1
     for u in prange(n_ue):
-        r = u * rmul
         s = serving_cell[u]
+        if s < 0:
+            interference_mw[u] = 0.0
+            continue
+        car = cell_carrier[s]
         acc = 0.0
-        if s >= 0:
-            car = cell_carrier[s]
-            bk = serving_slot[u]
-            for k in range(n_slot):
-                c = slot_cell[r, k]
-                if c < 0 or k == bk or cell_carrier[c] != car:
-                    continue
-                acc += activity[c] * cell_tx_mw[c] * gain[u, k]
-        interference_mw[u] = acc
+        for k in range(n_slot):
+            acc += slot_weight[car, k] * gain[u, k]
+        bk = serving_slot[u]
+        interference_mw[u] = max(acc - slot_weight[car, bk] * gain[u, bk], 0.0)
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def interference_pruned_kernel(gain, slot_cell, cell_weight, serving_slot, serving_cell,
+                               cell_carrier, interference_mw):
+    """Downlink interference with a per-user slot layout (nearest-K pruning).
+
+    ``cell_weight[k_car, c]`` as in :func:`interference_shared_kernel`, with one extra last
+    column of zeros that empty slots (cell index -1) read.
+    """
+    n_ue, n_slot = gain.shape
+    for u in prange(n_ue):
+        s = serving_cell[u]
+        if s < 0:
+            interference_mw[u] = 0.0
+            continue
+        car = cell_carrier[s]
+        acc = 0.0
+        for k in range(n_slot):
+            acc += cell_weight[car, slot_cell[u, k]] * gain[u, k]
+        bk = serving_slot[u]
+        interference_mw[u] = max(acc - cell_weight[car, s] * gain[u, bk], 0.0)
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -402,3 +496,21 @@ def prb_demand_kernel(signal_mw, interference_mw, noise_mw, serving_cell, demand
             prb_need[u] = np.inf
         else:
             prb_need[u] = demand_bps[u] / (se * cell_prb_hz[c])
+
+
+@njit(cache=True)  # no fastmath: it would assume no infinities and drop the outage test
+def cell_prb_totals(serving_cell, prb_need, n_cell):
+    """Sum of the finite PRB needs of each cell's users (users in outage carry inf)."""
+    out = np.zeros(n_cell)
+    for u in range(serving_cell.shape[0]):
+        c = serving_cell[u]
+        p = prb_need[u]
+        if c >= 0 and p < np.inf:
+            out[c] += p
+    return out
+
+
+@njit(cache=True)
+def field_value_py(values, inv_dx, rho1, rho2, x, y):
+    """Callable-from-Python wrapper of :func:`field_value` (which is inlined in kernels)."""
+    return field_value(values, inv_dx, rho1, rho2, x, y)

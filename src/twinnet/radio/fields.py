@@ -59,14 +59,19 @@ class SpatialField:
         corr_distance_m: float,
         rng: np.random.Generator,
         extent_m: float = 2000.0,
-        points_per_corr: float = 4.0,
+        points_per_corr: float = 6.0,
+        min_points_per_corr: float = 2.0,
         min_points: int = 128,
-        max_points: int = 4096,
+        max_points: int = 1024,
     ) -> SpatialField:
-        """Draw a field whose period covers ``extent_m`` (capped at ``max_points`` nodes a side)."""
+        """Draw a field whose period covers ``extent_m`` with at most ``max_points`` nodes a
+        side: the grid step is ``d_cor / points_per_corr``, coarsened (down to
+        ``d_cor / min_points_per_corr``) when the extent needs it, so that the field stays
+        small enough to be read from cache by the link kernel."""
         if not corr_distance_m > 0:
             raise InputError("corr_distance_m", corr_distance_m, "a positive distance in metres")
-        spacing = corr_distance_m / points_per_corr
+        spacing = max(corr_distance_m / points_per_corr,
+                      min(extent_m / max_points, corr_distance_m / min_points_per_corr))
         n = min_points
         while n * spacing < extent_m and n < max_points:
             n *= 2
@@ -86,7 +91,7 @@ class SpatialField:
         offset_y_m: float = 0.0,
     ) -> NDArray[np.float64]:
         """Field values at points (NumPy path; the twin's kernel inlines the same formula)."""
-        from twinnet.radio.fast import field_value
+        from twinnet.radio.fast import field_value_py as field_value
 
         out = np.empty(np.broadcast(x_m, y_m).shape, dtype=np.float64)
         xs, ys = np.broadcast_arrays(np.asarray(x_m, float), np.asarray(y_m, float))

@@ -20,7 +20,12 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from twinnet.radio.fast import interference_kernel, prb_demand_kernel
+from twinnet.radio.fast import (
+    cell_prb_totals,
+    interference_pruned_kernel,
+    interference_shared_kernel,
+    prb_demand_kernel,
+)
 from twinnet.radio.link import LinkAbstraction
 
 __all__ = ["LoadResult", "solve_load"]
@@ -58,7 +63,7 @@ def solve_load(
     overhead: float = 0.14,
     interference: Literal["load", "full-buffer"] = "load",
     max_iter: int = 200,
-    tol: float = 1e-5,
+    tol: float = 1e-4,
 ) -> LoadResult:
     """Solve the load-coupling fixed point (see module docstring). Shapes: ``gain [U, K]``,
     ``slot_cell [1 or U, K]``, per-user arrays ``[U]``, per-cell arrays ``[C]``."""
@@ -74,13 +79,23 @@ def solve_load(
     has_cell = serving_cell >= 0
     sc = np.where(has_cell, serving_cell, 0)
 
+    n_car = int(cell_carrier.max()) + 1 if n_cell else 1
+    on_car = cell_carrier[None, :] == np.arange(n_car)[:, None]  # [n_car, C]
+    shared = slot_cell.shape[0] == 1 and n_ue != 1
+
     def offered(rho: NDArray[np.float64]) -> NDArray[np.float64]:
-        interference_kernel(gain, slot_cell, cell_tx_mw, cell_carrier, rho, serving_slot,
-                            serving_cell, interf)
+        w_cell = np.zeros((n_car, n_cell + 1))
+        w_cell[:, :n_cell] = np.where(on_car, rho * cell_tx_mw, 0.0)
+        if shared:
+            w_slot = np.ascontiguousarray(w_cell[:, slot_cell[0]])  # -1 reads the zero column
+            interference_shared_kernel(gain, w_slot, serving_slot, serving_cell, cell_carrier,
+                                       interf)
+        else:
+            interference_pruned_kernel(gain, slot_cell, w_cell, serving_slot, serving_cell,
+                                       cell_carrier, interf)
         prb_demand_kernel(signal_mw, interf, noise_mw, serving_cell, demand_bps, eff_prb_hz,
                           link.table_, link.lo_db, inv_step, prb_need, sinr_db)
-        finite = np.isfinite(prb_need) & has_cell
-        total = np.bincount(sc[finite], weights=prb_need[finite], minlength=n_cell)
+        total: NDArray[np.float64] = cell_prb_totals(serving_cell, prb_need, n_cell)
         return total / cell_n_prb
 
     if interference == "full-buffer":
@@ -97,10 +112,9 @@ def solve_load(
             delta = float(np.max(np.abs(new - rho))) if n_cell else 0.0
             rho = new
             if delta < tol:
+                # SINRs of this last pass used loads within ``tol`` of the fixed point
                 converged = True
                 break
-        load = offered(rho)
-        rho = np.where(active, np.minimum(load, 1.0), 0.0)
 
     se = link(sinr_db)
     ok = np.isfinite(prb_need) & has_cell

@@ -63,8 +63,7 @@ class RadioFields:
         ox = np.empty((4, n_sites))
         oy = np.empty((4, n_sites))
         for k, d in enumerate(dists):
-            f = SpatialField.generate(d, rng, extent_m=min(extent_m, 8000.0),
-                                      points_per_corr=6.0, max_points=2048)
+            f = SpatialField.generate(d, rng, extent_m=min(extent_m, 8000.0))
             off = site_offsets_m(n_sites, f.period_m, d, rng)
             ox[k], oy[k] = off[:, 0], off[:, 1]
             fields.append(f)
@@ -199,7 +198,8 @@ class DigitalTwin:
                 ue.x_m, ue.y_m, ue.height_m, ue.d2d_in_m, loss, indoor.astype(np.uint8),
                 net.site_x_m, net.site_y_m, net.site_height_m, net.wrap_shifts_m,
                 cand, start, order, cps,
-                net.cell_bearing_deg, net.cell_mech_tilt_deg, net.cell_elec_tilt_deg,
+                net.cell_bearing_deg, net.cell_mech_tilt_deg,
+                np.cos(np.radians(90.0 + net.cell_elec_tilt_deg)),
                 *ant,
                 scen, float(car.fc_ghz), s_los, s_nlos, s_o2i,
                 1 if prop.shadowing else 0, 1 if prop.spatially_consistent else 0,
