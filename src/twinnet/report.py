@@ -179,7 +179,9 @@ def plot_calibration_cdf(result: dict[str, Any], path: Path,
         ax.set_ylabel("CDF")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"TR 38.901 calibration — {result['scenario'].upper()} "
+    names = {"uma": "UMa", "umi": "UMi-Street Canyon"}
+    label = names.get(result["scenario"], result["scenario"])
+    fig.suptitle(f"TR 38.901 calibration — {label} "
                  f"{result['fc_ghz']:g} GHz ({result['n_ues']} UEs)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
