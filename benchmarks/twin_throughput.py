@@ -94,8 +94,31 @@ def _rss_now_bytes() -> int:
 
 
 def _rss_peak_bytes() -> int:
+    """Peak RSS of the whole process lifetime (``ru_maxrss``)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark (Linux ``clear_refs`` 5); False if unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_bytes() -> int:
+    """RSS high-water mark since the last :func:`_reset_peak_rss` (VmHWM), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return _rss_peak_bytes()
 
 
 def _median_time(fn: Callable[[], object], reps: int,
@@ -124,7 +147,9 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
     # baseline below already includes the compiled kernels.
     tiny = DigitalTwin(Scenario.from_dict(_scenario_dict(7, 64)), max_sites_per_user=7)
     tiny.evaluate(uplink=False)
+    del tiny
     rss_base = _rss_now_bytes()
+    hwm_ok = _reset_peak_rss()
 
     sc = Scenario.from_dict(_scenario_dict(n_sites, n_users))
     t0 = time.perf_counter()
@@ -132,10 +157,17 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
     t1 = time.perf_counter()
     twin.candidate_sites()
     t2 = time.perf_counter()
-    ev = twin.evaluate(uplink=False)  # warm-up: faults pages in, fills the gain cache
+    build_peak = _hwm_bytes()
+    rss_built = _rss_now_bytes()
+    _reset_peak_rss()
+    # warm-up: faults pages in, fills the gain cache; keep only small results so that old
+    # arrays do not inflate the snapshot-phase peak RSS
+    kpis = twin.evaluate(uplink=False).kpis
     gain, slot = twin.link_gains()
     links = int(gain.shape[0]) * int(gain.shape[1])
     cells_per_user = int(gain.shape[1])
+    gain_nbytes, slot_nbytes = int(gain.nbytes), int(slot.nbytes)
+    del gain, slot
 
     def clear() -> None:
         twin._gain_cache.clear()
@@ -165,9 +197,8 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
             "snapshot_min_s": min(smp["snapshot"]),
             "gain_links_per_s": links / gain_s, "snapshot_links_per_s": links / snap_s,
         }
-    gain, slot = twin.link_gains()
+    snap_peak = _hwm_bytes()
     rss_peak = _rss_peak_bytes()
-    kpis = ev.kpis
     return {
         "case": name, "kind": "twin", "n_sites": n_sites, "n_cells": twin.network.n_cells,
         "n_users": n_users, "cells_per_user": cells_per_user, "links": links,
@@ -176,11 +207,19 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
         "threading_layer": numba.threading_layer(),
         "construct_s": t1 - t0, "knn_s": t2 - t1, "build_s": t2 - t0,
         "timings": timings,
-        "gain_matrix_bytes": int(gain.nbytes), "slot_matrix_bytes": int(slot.nbytes),
-        "gain_bytes_per_user": gain.nbytes / n_users,
-        "slot_bytes_per_user": slot.nbytes / n_users,
-        "rss_baseline_bytes": rss_base, "rss_peak_bytes": rss_peak,
-        "rss_delta_bytes_per_user": (rss_peak - rss_base) / n_users,
+        "gain_matrix_bytes": gain_nbytes, "slot_matrix_bytes": slot_nbytes,
+        "gain_bytes_per_user": gain_nbytes / n_users,
+        "slot_bytes_per_user": slot_nbytes / n_users,
+        # RSS: baseline after imports + JIT; "built" = resident after construction; peaks are
+        # high-water marks of the construction and snapshot phases (VmHWM, reset per phase);
+        # rss_peak_bytes is ru_maxrss over the child's whole life (includes imports/JIT).
+        "rss_phase_peaks_exact": hwm_ok,
+        "rss_baseline_bytes": rss_base, "rss_built_bytes": rss_built,
+        "rss_build_peak_bytes": build_peak, "rss_snapshot_peak_bytes": snap_peak,
+        "rss_peak_bytes": rss_peak,
+        "rss_state_bytes_per_user": (rss_built - rss_base) / n_users,
+        "rss_snapshot_delta_bytes": snap_peak - rss_base,
+        "rss_snapshot_delta_bytes_per_user": (snap_peak - rss_base) / n_users,
         "kpis": {k: kpis[k] for k in ("mean_prb_utilization", "peak_prb_utilization",
                                       "outage_ratio", "median_sinr_db", "load_iterations",
                                       "load_converged")},
@@ -189,12 +228,13 @@ def run_twin_case(name: str, n_sites: int, n_users: int, k_sites: int, reps: int
 
 # --------------------------------------------------------------------------- naive reference
 def _naive_snapshot(ue: list[tuple[float, float, float, bool, float, bool]],
-                    cells: list[tuple[float, float, float, float, float, float]],
+                    cells: list[tuple[int, float, float, float, float, float, float]],
                     fc_ghz: float, noise_mw: float, rng: random.Random
                     ) -> tuple[list[float], list[float]]:
     """Per-link pure-Python link budget and full-buffer SINR; returns per-user SINR [dB] and
     serving coupling loss [dB]. ``ue``: (x, y, h, indoor, d2d_in, high_loss); ``cells``:
-    (x, y, h, bearing_deg, etilt_deg, tx_dbm). UMa, h_E = 1 m, i.i.d. shadowing."""
+    (site, x, y, h, bearing_deg, etilt_deg, tx_dbm). UMa, h_E = 1 m; the LOS draw and the
+    shadow fading are i.i.d. per (user, site), shared by the site's co-located sectors."""
     lg_f = math.log10(fc_ghz)
     sinr_db: list[float] = []
     cl_db: list[float] = []
@@ -202,7 +242,11 @@ def _naive_snapshot(ue: list[tuple[float, float, float, bool, float, bool]],
         rx: list[float] = []
         best_cl = math.inf
         z_o2i = rng.gauss(0.0, 1.0)  # random part of the building's penetration loss
-        for xs, ys, hs, bearing, etilt, tx_dbm in cells:
+        draws: dict[int, tuple[float, float]] = {}  # site -> (LOS uniform, SF normal)
+        for site, xs, ys, hs, bearing, etilt, tx_dbm in cells:
+            if site not in draws:
+                draws[site] = (rng.random(), rng.gauss(0.0, 1.0))
+            u_los, z_sf = draws[site]
             dx, dy = xu - xs, yu - ys
             d2d = max(math.hypot(dx, dy), 1.0)
             dh = hu - hs
@@ -215,7 +259,7 @@ def _naive_snapshot(ue: list[tuple[float, float, float, bool, float, bool]],
                 c = ((hu - 13.0) / 10.0) ** 1.5 if hu > 13.0 else 0.0
                 p_los = (18.0 / d_out + math.exp(-d_out / 63.0) * (1.0 - 18.0 / d_out)) * (
                     1.0 + c * 1.25 * (d_out / 100.0) ** 3 * math.exp(-d_out / 150.0))
-            los = rng.random() < p_los
+            los = u_los < p_los
             # path loss (Table 7.4.1-1, UMa)
             dbp = 4.0 * (hs - 1.0) * (hu - 1.0) * fc_ghz * 1e9 / 3.0e8
             lg_d = math.log10(d3d)
@@ -237,9 +281,9 @@ def _naive_snapshot(ue: list[tuple[float, float, float, bool, float, bool]],
                     tw = 5.0 - 10.0 * math.log10(0.3 * 10 ** (-l_glass / 10)
                                                  + 0.7 * 10 ** (-l_con / 10))
                     sig_p = 4.4
-                pl += tw + 0.5 * d_in + sig_p * z_o2i + rng.gauss(0.0, 7.0)
+                pl += tw + 0.5 * d_in + sig_p * z_o2i + 7.0 * z_sf
             else:
-                pl += rng.gauss(0.0, 4.0 if los else 6.0)
+                pl += (4.0 if los else 6.0) * z_sf
             # antenna (Table 7.3-1 element + 10-element vertical array, no mechanical tilt)
             theta = math.degrees(math.atan2(d2d, dh))
             phi = (math.degrees(math.atan2(dy, dx)) - bearing + 180.0) % 360.0 - 180.0
@@ -272,7 +316,8 @@ def run_naive_case(n_users: int, reps: int) -> dict[str, Any]:
     u, net = twin.users, twin.network
     ue = [(float(u.x_m[i]), float(u.y_m[i]), float(u.height_m[i]), bool(u.indoor[i]),
            float(u.d2d_in_m[i]), bool(u.o2i_high[i])) for i in range(u.n)]
-    cells = [(float(net.site_x_m[net.cell_site[c]]), float(net.site_y_m[net.cell_site[c]]),
+    cells = [(int(net.cell_site[c]),
+              float(net.site_x_m[net.cell_site[c]]), float(net.site_y_m[net.cell_site[c]]),
               float(net.site_height_m[net.cell_site[c]]), float(net.cell_bearing_deg[c]),
               float(net.cell_elec_tilt_deg[c]), float(net.cell_tx_power_dbm[c]))
              for c in range(net.n_cells)]
@@ -364,12 +409,13 @@ def print_table(results: list[dict[str, Any]]) -> None:
         title="TwinNet twin throughput: links = users × cells evaluated per snapshot",
         caption=(f"times in s (median); 1T = 1 Numba thread, NT = {n_all} threads; Ml/s = "
                  "million links/s of the full snapshot (gain + SINR/load); × naive = Ml/s 1T / "
-                 "naive; targets: dense ≥ "
+                 "naive; iters = load fixed-point iterations (! = not converged); targets: dense ≥ "
                  f"{TARGET_DENSE_LINKS_PER_S_PER_CORE / 1e6:g} Ml/s at 1T, city snap NT < "
-                 f"{TARGET_CITY_SNAPSHOT_S:g} s"),
+                 f"{TARGET_CITY_SNAPSHOT_S:g} s; ΔRSS = peak RSS during the snapshots − RSS "
+                 "after imports/JIT; RSS = ru_maxrss of the case's process"),
     )
     cols = ["case", "cells", "users", "cells/UE", "links", "build", "gain 1T", "load 1T",
-            "snap 1T", "Ml/s 1T", "snap NT", "Ml/s NT", "× naive", "gain B/UE", "ΔRSS B/UE",
+            "iters", "snap 1T", "Ml/s 1T", "snap NT", "Ml/s NT", "× naive", "gain B/UE", "ΔRSS MiB",
             "RSS MiB", "target"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("case", "target") else "right")
@@ -379,7 +425,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
             continue
         if r["kind"] == "naive":
             table.add_row(r["case"], str(r["n_cells"]), f"{r['n_users']:,}",
-                          str(r["cells_per_user"]), f"{r['links']:,}", "—", "—", "—",
+                          str(r["cells_per_user"]), f"{r['links']:,}", "—", "—", "—", "—",
                           f"{r['snapshot_s']:.4f}", f"{r['links_per_s'] / 1e6:.3f}", "—", "—",
                           "1", "—", "—", "—", "ref")
             continue
@@ -390,11 +436,13 @@ def print_table(results: list[dict[str, Any]]) -> None:
         table.add_row(
             r["case"], f"{r['n_cells']:,}", f"{r['n_users']:,}", str(r["cells_per_user"]),
             f"{r['links']:,}", f"{r['build_s']:.2f}", f"{t1['gain_s']:.4f}",
-            f"{t1['load_s']:.4f}", f"{t1['snapshot_s']:.4f}",
+            f"{t1['load_s']:.4f}",
+            f"{r['kpis']['load_iterations']}" + ("" if r["kpis"]["load_converged"] else "!"),
+            f"{t1['snapshot_s']:.4f}",
             f"{t1['snapshot_links_per_s'] / 1e6:.2f}", f"{tn['snapshot_s']:.4f}",
             f"{tn['snapshot_links_per_s'] / 1e6:.2f}",
             "—" if speed is None else f"{speed:,.0f}",
-            f"{r['gain_bytes_per_user']:.0f}", f"{r['rss_delta_bytes_per_user']:,.0f}",
+            f"{r['gain_bytes_per_user']:.0f}", f"{r['rss_snapshot_delta_bytes'] / 2**20:,.0f}",
             f"{r['rss_peak_bytes'] / 2**20:,.0f}", ok,
         )
     console.print(table)
@@ -410,7 +458,9 @@ def print_table(results: list[dict[str, Any]]) -> None:
                 f"NT gain {tn['gain_s']:.3f} s ({tn['gain_links_per_s'] / 1e6:.1f} M links/s), "
                 f"NT load {tn['load_s']:.3f} s; {k['load_iterations']} load iterations, "
                 f"mean PRB util {k['mean_prb_utilization']:.2f}, "
-                f"outage {k['outage_ratio']:.4f}")
+                f"outage {k['outage_ratio']:.4f}; build peak "
+                f"{(r['rss_build_peak_bytes'] - r['rss_baseline_bytes']) / 2**20:,.0f} MiB, "
+                f"resident state {r['rss_state_bytes_per_user']:,.0f} B/user")
         elif r["kind"] == "naive":
             s = r["sanity"]
             console.print(
