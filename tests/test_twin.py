@@ -53,6 +53,7 @@ def test_kpi_keys_and_ranges(hotspot_eval):
        link=st.sampled_from(["shannon", "cqi1", "cqi2"]))
 def test_load_invariants(demand, seed, interference, link):
     ev = DigitalTwin(_small(demand, interference, link, seed)).evaluate()
+    assert ev.kpis["load_converged"]
     u, c = ev.users, ev.cells
     util = c["prb_utilization"].to_numpy()
     assert np.all((util >= 0) & (util <= 1))

@@ -476,8 +476,14 @@ def interference_pruned_kernel(gain, slot_cell, cell_weight, serving_slot, servi
 
 @njit(parallel=True, cache=True, fastmath=True)
 def prb_demand_kernel(signal_mw, interference_mw, noise_mw, serving_cell, demand_bps,
-                      cell_prb_hz, se_table, se_lo_db, se_inv_step, prb_need, sinr_db):
-    """SINR [dB] per user and the PRBs it needs for its demand (inf when in outage)."""
+                      cell_prb_hz, se_table, se_lo_db, se_inv_step, se_floor, prb_need,
+                      sinr_db):
+    """SINR [dB] per user and the PRBs it needs for its demand.
+
+    A user below the link abstraction's minimum SINR needs ``inf`` PRBs (outage) when
+    ``se_floor`` is 0, else the PRBs it would need at spectral efficiency ``se_floor`` (the
+    monotone surrogate the load iteration uses, see :func:`twinnet.traffic.load.solve_load`).
+    """
     n_ue = signal_mw.shape[0]
     n_tab = se_table.shape[0]
     for u in prange(n_ue):
@@ -493,7 +499,10 @@ def prb_demand_kernel(signal_mw, interference_mw, noise_mw, serving_cell, demand
         idx = min(max(idx, 0), n_tab - 1)
         se = se_table[idx]
         if se <= 0.0:
-            prb_need[u] = np.inf
+            if se_floor > 0.0:
+                prb_need[u] = demand_bps[u] / (se_floor * cell_prb_hz[c])
+            else:
+                prb_need[u] = np.inf
         else:
             prb_need[u] = demand_bps[u] / (se * cell_prb_hz[c])
 

@@ -5,11 +5,17 @@ PRBs on average to carry its demand ``D_u``. Cell ``c``'s offered load is
 ``L_c = sum_u n_u / N_PRB,c`` and its PRB utilisation ``rho_c = min(1, L_c)``. Interference is
 weighted by the neighbours' utilisation (a cell that transmits on a fraction rho of its PRBs
 interferes on that fraction), which couples the cells: ``rho = min(1, f(rho))`` is solved by
-fixed-point iteration from ``rho = 0``; ``f`` is monotone, so the iteration increases
-monotonically to the least fixed point (the load-coupling model of Siomina & Yuan, 2012).
+fixed-point iteration from ``rho = 0`` (the load-coupling model of Siomina & Yuan, 2012).
 A saturated cell (``L_c > 1``) serves each user ``D_u / L_c`` (resource-fair sharing); the rest is
 the cell's unserved demand. Users whose SINR is below the link abstraction's minimum are in
 outage: they get nothing and add no load.
+
+Dropping a user's load the moment it falls into outage would make ``f`` non-monotone (more
+interference → a user drops out → less load → less interference → it comes back) and the
+iteration could cycle. So the iteration runs on a monotone surrogate in which a user below the
+minimum SINR still asks for the PRBs it would need at the lowest positive spectral efficiency;
+``f`` is then monotone and the iteration increases monotonically to the least fixed point. One
+final pass at that fixed point applies the outage cut, and its loads are the ones reported.
 """
 
 from __future__ import annotations
@@ -83,7 +89,9 @@ def solve_load(
     on_car = cell_carrier[None, :] == np.arange(n_car)[:, None]  # [n_car, C]
     shared = slot_cell.shape[0] == 1 and n_ue != 1
 
-    def offered(rho: NDArray[np.float64]) -> NDArray[np.float64]:
+    se_floor = float(link.table_[link.table_ > 0].min()) if np.any(link.table_ > 0) else 0.0
+
+    def offered(rho: NDArray[np.float64], floor: float) -> NDArray[np.float64]:
         w_cell = np.zeros((n_car, n_cell + 1))
         w_cell[:, :n_cell] = np.where(on_car, rho * cell_tx_mw, 0.0)
         if shared:
@@ -94,27 +102,29 @@ def solve_load(
             interference_pruned_kernel(gain, slot_cell, w_cell, serving_slot, serving_cell,
                                        cell_carrier, interf)
         prb_demand_kernel(signal_mw, interf, noise_mw, serving_cell, demand_bps, eff_prb_hz,
-                          link.table_, link.lo_db, inv_step, prb_need, sinr_db)
+                          link.table_, link.lo_db, inv_step, floor, prb_need, sinr_db)
         total: NDArray[np.float64] = cell_prb_totals(serving_cell, prb_need, n_cell)
         return total / cell_n_prb
 
     if interference == "full-buffer":
         rho = active.astype(np.float64)
-        load = offered(rho)
+        load = offered(rho, 0.0)
         it, converged = 1, True
     else:
         rho = np.zeros(n_cell)
         converged = False
         it = 0
         for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
-            load = offered(rho)
+            load = offered(rho, se_floor)
             new = np.where(active, np.minimum(load, 1.0), 0.0)
             delta = float(np.max(np.abs(new - rho))) if n_cell else 0.0
             rho = new
             if delta < tol:
-                # SINRs of this last pass used loads within ``tol`` of the fixed point
                 converged = True
                 break
+        # the outage cut, at the fixed point's interference
+        load = offered(rho, 0.0)
+        rho = np.where(active, np.minimum(load, 1.0), 0.0)
 
     se = link(sinr_db)
     ok = np.isfinite(prb_need) & has_cell

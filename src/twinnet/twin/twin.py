@@ -118,6 +118,7 @@ class DigitalTwin:
         self.hour: int | None = scenario.demand.hour
         self._profile = diurnal_profile(scenario.demand)
         self._gain_cache: dict[str, tuple[NDArray[np.float32], NDArray[np.int32]]] = {}
+        self._layout_cache: dict[tuple[int, bytes], tuple[Any, ...]] = {}
         self._cand: NDArray[np.int32] | None = None
 
     # ------------------------------------------------------------------ construction
@@ -182,14 +183,7 @@ class DigitalTwin:
         ant = self._antenna_args()
         gains, slots = [], []
         for k, car in enumerate(net.carriers):
-            cells_k = np.flatnonzero(net.cell_carrier == k).astype(np.int32)
-            order = cells_k[np.argsort(net.cell_site[cells_k], kind="stable")]
-            counts = np.bincount(net.cell_site[order], minlength=net.n_sites)
-            start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            cps = int(counts.max()) if counts.size else 1
-            table = np.full((net.n_sites, cps), -1, dtype=np.int32)
-            for s in range(net.n_sites):
-                table[s, : counts[s]] = order[start[s]: start[s + 1]]
+            start, order, cps, slot_cell = self._site_layout(k, cand)
             indoor = ue.indoor
             loss = np.where(indoor, o2i_loss_db(car.fc_ghz, ue.o2i_high, ue.d2d_in_m)
                             + o2i_std_db(ue.o2i_high) * ue.o2i_z, 0.0)
@@ -209,11 +203,31 @@ class DigitalTwin:
                 out,
             )
             gains.append(out)
-            slots.append(table[cand].reshape(cand.shape[0], -1))
+            slots.append(slot_cell)
         gain = gains[0] if len(gains) == 1 else np.ascontiguousarray(np.hstack(gains))
         slot = slots[0] if len(slots) == 1 else np.ascontiguousarray(np.hstack(slots))
         self._gain_cache[key] = (gain, slot)
         return gain, slot
+
+    def _site_layout(self, carrier: int, cand: NDArray[np.int32]) -> tuple[Any, ...]:
+        """Cells of one carrier grouped by site, and the cell of every output slot (cached:
+        it depends only on which cells exist, not on their parameters)."""
+        net = self.network
+        key = (carrier, net.cell_site.tobytes() + net.cell_carrier.tobytes())
+        hit = self._layout_cache.get(key)
+        if hit is not None:
+            return hit
+        cells_k = np.flatnonzero(net.cell_carrier == carrier).astype(np.int32)
+        order = cells_k[np.argsort(net.cell_site[cells_k], kind="stable")]
+        counts = np.bincount(net.cell_site[order], minlength=net.n_sites)
+        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        cps = int(counts.max()) if counts.size else 1
+        table = np.full((net.n_sites, cps), -1, dtype=np.int32)
+        for s in range(net.n_sites):
+            table[s, : counts[s]] = order[start[s]: start[s + 1]]
+        slot_cell = np.ascontiguousarray(table[cand].reshape(cand.shape[0], -1))
+        self._layout_cache[key] = (start, order, cps, slot_cell)
+        return self._layout_cache[key]
 
     # ------------------------------------------------------------------ evaluation
     def demand_scale(self, hour: int | None = None) -> float:
