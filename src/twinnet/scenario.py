@@ -170,8 +170,8 @@ class Hotspot(_Model):
 class Raster(_Model):
     """A demand map: ``source = "milan"`` reads the Telecom Italia per-square totals
     (``../shared/data/milan`` or ``$TWINNET_DATA/milan``), cropping ``size`` × ``size`` squares
-    centred on square ``center_square``; ``source = "csv"`` reads ``path`` with columns
-    ``x_m, y_m, weight`` on a regular grid of ``cell_size_m``."""
+    centred on square ``center_square`` (5060 is the Duomo); ``source = "csv"`` reads ``path``
+    with columns ``x_m, y_m, weight`` on a regular grid of ``cell_size_m``."""
 
     source: Literal["milan", "csv"] = "milan"
     path: str | None = None
