@@ -62,7 +62,7 @@ class SpatialField:
         points_per_corr: float = 6.0,
         min_points_per_corr: float = 2.0,
         min_points: int = 128,
-        max_points: int = 1024,
+        max_points: int = 512,
     ) -> SpatialField:
         """Draw a field whose period covers ``extent_m`` with at most ``max_points`` nodes a
         side: the grid step is ``d_cor / points_per_corr``, coarsened (down to
