@@ -12,7 +12,8 @@ parameter they depend on (tilt, bearing) changes — what-if analysis forks twin
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -76,17 +77,35 @@ class RadioFields:
         return cls((f, f, f, f), z, z.copy())
 
 
-@dataclass
 class Evaluation:
-    """Result of one twin evaluation: per-user and per-cell tables and network KPIs."""
+    """Result of one twin evaluation: network KPIs, and per-user and per-cell tables.
 
-    users: pd.DataFrame
-    cells: pd.DataFrame
-    kpis: dict[str, Any]
-    load: LoadResult = field(repr=False)
+    The pandas tables are built on first access, so an evaluation that is only scored by its
+    KPIs (what-if search) costs no DataFrame construction.
+    """
+
+    def __init__(self, user_columns: dict[str, Any], cell_columns: dict[str, Any],
+                 kpis: dict[str, Any], load: LoadResult):
+        self._user_columns = user_columns
+        self._cell_columns = cell_columns
+        self.kpis = kpis
+        self.load = load
+
+    @cached_property
+    def users(self) -> pd.DataFrame:
+        return pd.DataFrame(self._user_columns)
+
+    @cached_property
+    def cells(self) -> pd.DataFrame:
+        return pd.DataFrame(self._cell_columns)
 
     def to_json_dict(self) -> dict[str, Any]:
         return dict(self.kpis)
+
+    def __repr__(self) -> str:
+        k = self.kpis
+        return (f"Evaluation(users={k.get('n_users')}, cells={k.get('n_cells')}, "
+                f"peak_prb_utilization={k.get('peak_prb_utilization'):.3f})")
 
 
 class DigitalTwin:
@@ -273,7 +292,7 @@ class DigitalTwin:
         ul = self._uplink_sinr_db(gain, slot_cell, srv_slot, srv_cell, cl_db, res) if uplink \
             else np.full(n, np.nan)
         names = net.cell_names
-        users = pd.DataFrame({
+        users = {
             "x_m": ue.x_m, "y_m": ue.y_m, "height_m": ue.height_m, "indoor": ue.indoor,
             "serving_cell": srv_cell,
             "coupling_loss_db": cl_db, "rsrp_dbm": np.where(has, rsrp, -np.inf),
@@ -281,8 +300,8 @@ class DigitalTwin:
             "spectral_efficiency": res.spectral_efficiency.astype(np.float64),
             "demand_mbps": demand, "throughput_mbps": res.throughput_mbps,
             "prbs": np.where(outage, 0.0, res.prb_need), "outage": outage,
-        })
-        cells = pd.DataFrame({
+        }
+        cells = {
             "cell": np.arange(net.n_cells), "name": names,
             "site": [net.site_names[s] for s in net.cell_site],
             "sector": net.cell_sector, "carrier": [net.carriers[k].name for k in net.cell_carrier],
@@ -294,7 +313,7 @@ class DigitalTwin:
             "prb_utilization": res.prb_utilization, "offered_load": res.offered_load,
             "throughput_mbps": res.cell_throughput_mbps,
             "unserved_mbps": res.cell_unserved_mbps,
-        })
+        }
         kpis: dict[str, Any] = network_kpis(res.throughput_mbps, demand, outage,
                                             res.prb_utilization, net.cell_active, res.sinr_db)
         hot = int(np.argmax(np.where(net.cell_active, res.prb_utilization, -1.0)))
