@@ -23,6 +23,7 @@ from numba import njit, prange
 __all__ = [
     "cell_prb_totals",
     "field_value",
+    "field_values",
     "interference_pruned_kernel",
     "interference_shared_kernel",
     "link_gain_kernel",
@@ -520,6 +521,9 @@ def cell_prb_totals(serving_cell, prb_need, n_cell):
 
 
 @njit(cache=True)
-def field_value_py(values, inv_dx, rho1, rho2, x, y):
-    """Callable-from-Python wrapper of :func:`field_value` (which is inlined in kernels)."""
-    return field_value(values, inv_dx, rho1, rho2, x, y)
+def field_values(values, inv_dx, rho1, rho2, xs, ys):
+    """:func:`field_value` at many points (callable from Python)."""
+    out = np.empty(xs.shape[0])
+    for i in range(xs.shape[0]):
+        out[i] = field_value(values, inv_dx, rho1, rho2, xs[i], ys[i])
+    return out
