@@ -126,11 +126,6 @@ def _uma_distance_factor(d):
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _los_probability(scen, d, h_ut):
-    return _los_probability_c(scen, d, _uma_height_factor(h_ut))
-
-
-@njit(cache=True, fastmath=True, inline="always")
 def _los_probability_c(scen, d, c_h):
     """LOS probability (Table 7.4.2-1) with the UMa height factor ``c_h`` precomputed."""
     if scen == 0:  # UMa
