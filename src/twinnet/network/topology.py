@@ -132,6 +132,11 @@ class Network:
         return names
 
     @property
+    def cell_prb_hz(self) -> NDArray[np.float64]:
+        """Bandwidth of one PRB [Hz] of each cell's carrier."""
+        return np.array([self.carriers[k].prb_hz for k in self.cell_carrier], dtype=np.float64)
+
+    @property
     def cell_n_prb(self) -> NDArray[np.int64]:
         return np.array([self.carriers[k].n_prb for k in self.cell_carrier], dtype=np.int64)
 

@@ -99,6 +99,9 @@ class LinkAbstraction:
         grid = np.arange(self.lo_db, self.hi_db + step_db / 2, step_db)
         self.table_ = spectral_efficiency(grid, model, **kwargs).astype(np.float32)
         self.sinr_min_db = float(grid[np.argmax(self.table_ > 0)])
+        positive = self.table_[self.table_ > 0]
+        #: lowest positive spectral efficiency of the table [bit/s/Hz] (0 if none)
+        self.se_floor = float(positive.min()) if positive.size else 0.0
 
     def __call__(self, sinr_db: ArrayLike) -> NDArray[np.float32]:
         s = np.asarray(sinr_db, dtype=np.float64)

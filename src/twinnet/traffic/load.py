@@ -89,8 +89,6 @@ def solve_load(
     on_car = cell_carrier[None, :] == np.arange(n_car)[:, None]  # [n_car, C]
     shared = slot_cell.shape[0] == 1 and n_ue != 1
 
-    se_floor = float(link.table_[link.table_ > 0].min()) if np.any(link.table_ > 0) else 0.0
-
     def offered(rho: NDArray[np.float64], floor: float) -> NDArray[np.float64]:
         w_cell = np.zeros((n_car, n_cell + 1))
         w_cell[:, :n_cell] = np.where(on_car, rho * cell_tx_mw, 0.0)
@@ -115,7 +113,7 @@ def solve_load(
         converged = False
         it = 0
         for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
-            load = offered(rho, se_floor)
+            load = offered(rho, link.se_floor)
             new = np.where(active, np.minimum(load, 1.0), 0.0)
             delta = float(np.max(np.abs(new - rho))) if n_cell else 0.0
             rho = new

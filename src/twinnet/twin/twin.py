@@ -279,7 +279,7 @@ class DigitalTwin:
         noise = np.where(has, noise_car[net.cell_carrier[np.where(has, srv_cell, 0)]], 1.0)
         demand = ue.demand_mbps * self.demand_scale(hour)
         n_prb = net.cell_n_prb
-        prb_hz = np.array([net.carriers[k].prb_hz for k in net.cell_carrier])
+        prb_hz = net.cell_prb_hz
         res = solve_load(gain, slot_cell, srv_slot, srv_cell, signal, tx_mw, net.cell_carrier,
                          n_prb, prb_hz, noise, demand, self.link, sc.link.overhead,
                          sc.link.interference)
@@ -350,7 +350,7 @@ class DigitalTwin:
         interf = np.bincount(np.where(valid, cells, 0).ravel(),
                              weights=np.where(valid, contrib, 0.0).ravel(),
                              minlength=net.n_cells)
-        prb_hz = np.array([net.carriers[k].prb_hz for k in net.cell_carrier])
+        prb_hz = net.cell_prb_hz
         noise = 10.0 ** (thermal_noise_dbm(prb_hz, r.bs_noise_figure_db) / 10.0)
         sig = 10.0 ** ((p_dbm - cl_fin) / 10.0)
         out = 10.0 * np.log10(np.maximum(sig / (interf[sc_idx] + noise[sc_idx]), 1e-30))
