@@ -135,6 +135,92 @@ def calibrate3gpp(
     out.print(f"CDF plot: [bold]{plot}[/bold]")
 
 
+StoreOpt = Annotated[Path | None, typer.Option(
+    "--store", help="context store file (default: $TWINNET_STORE or runs/twinnet.duckdb)")]
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="CSV / Parquet / JSON-lines files")],
+    store_path: StoreOpt = None,
+    table: Annotated[str | None, typer.Option(help="cell_kpis or ue_reports (default: "
+                                              "detected from the columns)")] = None,
+    profile: Annotated[str | None, typer.Option(help="native or mlmatt (default: "
+                                                "detected)")] = None,
+    register_cells: Annotated[bool, typer.Option(
+        "--register-cells", help="add unknown cells to the topology instead of "
+        "quarantining their rows")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="rows per transaction")] = 5000,
+    as_json: Annotated[bool, typer.Option("--json", help="print the reports as JSON")] = False,
+) -> None:
+    """Ingest telemetry files into the context store (bad rows go to quarantine)."""
+    from twinnet.store import ContextStore
+
+    reports = []
+    with ContextStore(store_path) as store, _progress() as prog:
+        for f in files:
+            task = prog.add_task(f"ingesting {f.name}", total=None)
+            rep = store.ingest(f, table=table, profile=profile, batch_size=batch_size,
+                               register_unknown_cells=register_cells,
+                               on_batch=lambda done, _t, task=task: prog.update(
+                                   task, completed=done))
+            prog.remove_task(task)
+            reasons = store.query(
+                "SELECT field, reason, count(*) AS n FROM quarantine WHERE ingest_id = ? "
+                "GROUP BY ALL ORDER BY n DESC LIMIT 5", [rep.ingest_id])
+            d = rep.to_dict()
+            d["top_reasons"] = reasons.to_dict("records")
+            reports.append(d)
+        path = store.path
+    if as_json:
+        _print_json({"store": path, "files": reports})
+        return
+    t = Table(title=f"ingest → {path}")
+    for c in ("file", "table", "profile", "status", "seen", "accepted", "quarantined",
+              "duplicates"):
+        t.add_column(c, justify="right" if c in ("seen", "accepted", "quarantined",
+                                                 "duplicates") else "left")
+    for d in reports:
+        t.add_row(Path(d["path"]).name, d["table"], d["profile"], d["status"],
+                  str(d["rows_seen"]), str(d["rows_accepted"]), str(d["rows_quarantined"]),
+                  str(d["rows_duplicate"]))
+    out.print(t)
+    for d in reports:
+        for r in d["top_reasons"]:
+            out.print(f"  {Path(d['path']).name}: {r['n']} × {r['field']}: {r['reason']}")
+
+
+@app.command()
+def fidelity(
+    store_path: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Twin fidelity per layer from the store: error series summary, drift flags and the
+    retraining recommendations."""
+    from twinnet.store import ContextStore
+    from twinnet.twin.fidelity import fidelity_summary
+
+    with ContextStore(store_path, read_only=True) as store:
+        summ = fidelity_summary(store)
+    if as_json:
+        _print_json(summ)
+        return
+    t = Table(title="twin fidelity")
+    for c in ("layer", "metric", "intervals", "first", "last", "mean", "min", "max",
+              "threshold", "drift"):
+        t.add_column(c, justify="left" if c in ("layer", "metric") else "right")
+    for r in summ["metrics"]:
+        t.add_row(r["layer"], r["metric"], str(r["intervals"]), *[
+            "—" if r[k] is None else f"{r[k]:.3g}" for k in ("first", "last", "mean", "min",
+                                                            "max", "threshold")],
+            str(r["drift_intervals"]))
+    out.print(t)
+    for rec in summ["recommendations"]:
+        out.print(f"[yellow]retrain {rec['layer']}[/yellow] ({rec['ts']}): {rec['message']}")
+    for m in summ["models"]:
+        out.print(f"model {m['model_id']}{' (active)' if m['active'] else ''}: {m['metrics']}")
+
+
 @app.command()
 def scenarios() -> None:
     """List the built-in scenarios."""

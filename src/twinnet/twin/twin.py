@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,8 @@ from twinnet.scenario import Scenario, load_scenario
 from twinnet.traffic.demand import diurnal_profile
 from twinnet.traffic.load import LoadResult, solve_load
 
-__all__ = ["CORRELATION_DISTANCES_M", "DigitalTwin", "Evaluation", "RadioFields"]
+__all__ = ["CORRELATION_DISTANCES_M", "DigitalTwin", "Evaluation", "LinkAdjustment",
+           "RadioFields"]
 
 #: Horizontal correlation distances [m]: SF LOS, SF NLOS, SF O2I (Table 7.5-6) and LOS state
 #: (Table 7.6.3.1-2), per scenario.
@@ -46,6 +47,20 @@ CORRELATION_DISTANCES_M: dict[str, tuple[float, float, float, float]] = {
     "InH-Office-Mixed": (10.0, 6.0, 6.0, 10.0),
     "InH-Office-Open": (10.0, 6.0, 6.0, 10.0),
 }
+
+
+class LinkAdjustment(Protocol):
+    """Extra loss on every user–cell link, on top of the 38.901 chain.
+
+    ``token`` identifies the adjustment's state (cached link gains are keyed by it);
+    ``extra_loss_db(twin, slot_cell)`` returns ``[U, K]`` losses [dB] for the twin's link
+    slots (``slot_cell``: the cell of each slot, ``[1 or U, K]``, -1 for none).
+    """
+
+    token: str
+
+    def extra_loss_db(self, twin: DigitalTwin, slot_cell: NDArray[np.int32]
+                      ) -> NDArray[np.float64]: ...
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,11 @@ class DigitalTwin:
         self._gain_cache: dict[str, tuple[NDArray[np.float32], NDArray[np.int32]]] = {}
         self._layout_cache: dict[tuple[int, bytes], tuple[Any, ...]] = {}
         self._cand: NDArray[np.int32] | None = None
+        #: extra loss per link on top of the 38.901 chain: the emulator's hidden ground truth
+        #: (buildings, foliage) or the L1 engine's learned correction of the model
+        self.link_adjustment: LinkAdjustment | None = None
+        #: per-user demand multiplier ``[U]`` (the L2 engine's calibrated/forecast demand)
+        self.demand_multiplier: NDArray[np.float64] | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -175,6 +195,8 @@ class DigitalTwin:
         h = hashlib.blake2b(digest_size=16)
         for a in (net.cell_bearing_deg, net.cell_mech_tilt_deg, net.cell_elec_tilt_deg):
             h.update(np.ascontiguousarray(a).tobytes())
+        if self.link_adjustment is not None:
+            h.update(self.link_adjustment.token.encode())
         return h.hexdigest()
 
     def _antenna_args(self) -> tuple[int, float, float, float, float, float, float]:
@@ -225,6 +247,9 @@ class DigitalTwin:
             slots.append(slot_cell)
         gain = gains[0] if len(gains) == 1 else np.ascontiguousarray(np.hstack(gains))
         slot = slots[0] if len(slots) == 1 else np.ascontiguousarray(np.hstack(slots))
+        if self.link_adjustment is not None:
+            extra_db = self.link_adjustment.extra_loss_db(self, slot)
+            gain = np.ascontiguousarray(gain * (10.0 ** (-extra_db / 10.0)).astype(np.float32))
         self._gain_cache[key] = (gain, slot)
         return gain, slot
 
@@ -278,6 +303,8 @@ class DigitalTwin:
         has = srv_cell >= 0
         noise = np.where(has, noise_car[net.cell_carrier[np.where(has, srv_cell, 0)]], 1.0)
         demand = ue.demand_mbps * self.demand_scale(hour)
+        if self.demand_multiplier is not None:
+            demand = demand * self.demand_multiplier
         n_prb = net.cell_n_prb
         prb_hz = net.cell_prb_hz
         res = solve_load(gain, slot_cell, srv_slot, srv_cell, signal, tx_mw, net.cell_carrier,
@@ -355,6 +382,56 @@ class DigitalTwin:
         sig = 10.0 ** ((p_dbm - cl_fin) / 10.0)
         out = 10.0 * np.log10(np.maximum(sig / (interf[sc_idx] + noise[sc_idx]), 1e-30))
         return np.where(has, out, -np.inf)
+
+    # ------------------------------------------------------------------ per-link views
+    def slot_cells(self) -> NDArray[np.int32]:
+        """Cell of every slot ``[U, K]`` (-1: empty slot), broadcast to one row per user."""
+        gain, slot = self.link_gains()
+        return np.broadcast_to(slot, gain.shape)
+
+    def link_rsrp_dbm(self) -> NDArray[np.float64]:
+        """RSRP of every user–cell link ``[U, K]`` [dBm] (TS 38.215: per resource element,
+        transmit power spread over ``12 · N_PRB`` subcarriers); ``-inf`` for empty slots."""
+        gain, _ = self.link_gains()
+        cells = self.slot_cells()
+        net = self.network
+        c = np.where(cells >= 0, cells, 0)
+        p_re = net.cell_tx_power_dbm - 10.0 * np.log10(12.0 * net.cell_n_prb)
+        with np.errstate(divide="ignore"):
+            out = p_re[c] + 10.0 * np.log10(gain.astype(np.float64))
+        return np.where(cells >= 0, out, -np.inf)
+
+    def link_geometry(self, cells: NDArray[np.int32], users: NDArray[np.int64] | None = None
+                      ) -> dict[str, NDArray[np.float64]]:
+        """Geometry of user–cell links (arrays shaped like ``cells``; rows are ``users`` or all
+        users): horizontal distance [m] to the nearest wrap-around image of the site, azimuth
+        off the boresight [deg, -180…180), elevation below the horizon minus the total downtilt
+        [deg] (TR 38.901 §7.1 angles as seen from the cell), and the user position."""
+        net, ue = self.network, self.users
+        rows = np.arange(ue.n) if users is None else users
+        rows2 = np.broadcast_to(rows[:, None], cells.shape) if cells.ndim == 2 else rows
+        c = np.where(cells >= 0, cells, 0)
+        s = net.cell_site[c]
+        ux, uy = ue.x_m[rows2], ue.y_m[rows2]
+        best = np.full(cells.shape, np.inf)
+        dx_b = np.zeros(cells.shape)
+        dy_b = np.zeros(cells.shape)
+        for sx, sy in net.wrap_shifts_m:
+            dx = ux - (net.site_x_m[s] + sx)
+            dy = uy - (net.site_y_m[s] + sy)
+            d = np.hypot(dx, dy)
+            take = d < best
+            best = np.where(take, d, best)
+            dx_b = np.where(take, dx, dx_b)
+            dy_b = np.where(take, dy, dy_b)
+        d2d = np.maximum(best, 1.0)
+        az = np.degrees(np.arctan2(dy_b, dx_b))
+        off = (az - net.cell_bearing_deg[c] + 180.0) % 360.0 - 180.0
+        dh = net.site_height_m[s] - ue.height_m[rows2]
+        elev = np.degrees(np.arctan2(dh, d2d))
+        tilt = net.cell_mech_tilt_deg[c] + net.cell_elec_tilt_deg[c]
+        return {"distance_m": d2d, "azimuth_off_deg": off, "elevation_off_deg": elev - tilt,
+                "x_m": np.asarray(ux, dtype=np.float64), "y_m": np.asarray(uy, dtype=np.float64)}
 
     def evaluate_day(self, hours: range | list[int] = range(24)) -> pd.DataFrame:
         """KPIs for each hour of the diurnal profile (one row per hour)."""

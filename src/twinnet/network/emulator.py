@@ -1,0 +1,279 @@
+"""An emulated physical network: the "real" network the twin mirrors, with a ground truth the
+twin does not see.
+
+The emulator is built from the same scenario as the twin (same sites, users and large-scale
+fading), then departs from it the way a real network departs from its planning records:
+
+* **extra losses in areas** (buildings, foliage) on every link of a user inside them;
+* **antenna tilts** that differ from the recorded ones (installation and RET errors) and
+  per-cell EIRP errors (feeder losses, antenna gain);
+* **demand** that follows the real 10-minute Milan internet-activity series (Telecom Italia
+  Big Data Challenge, 25 grid squares mapped onto a 5×5 partition of the network area) instead
+  of the scenario's diurnal profile.
+
+It reports like a real network — periodic cell KPI counters and UE measurement reports with
+RSRP quantised to 1 dB (TS 38.133 §10.1.6 reporting range −156…−31 dBm) plus measurement noise,
+RSRQ and SINR in 0.5 dB steps — and it takes V2P directives: the same actions the twin
+understands (:mod:`twinnet.actions`), applied to the recorded configuration; the hidden tilt
+error stays on top of whatever tilt is commanded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from twinnet.actions import ActionPlan, _Action
+from twinnet.data import shared_data_dir
+from twinnet.errors import InputError
+from twinnet.network.topology import Network
+from twinnet.scenario import Scenario, load_scenario
+
+__all__ = ["AreaLoss", "GroundTruth", "LossArea", "NetworkEmulator", "Telemetry",
+           "milan_series"]
+
+MILAN_FILE = "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
+#: 2013-11-01 00:00 local time, index 0 of the Milan 10-minute series
+MILAN_T0 = pd.Timestamp("2013-11-01 00:00:00")
+
+
+class LossArea(BaseModel):
+    """A disc where every link of a user inside suffers ``loss_db`` more (e.g. a building
+    block or a park)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    x_m: float
+    y_m: float
+    radius_m: float = Field(gt=0.0, le=5000.0)
+    loss_db: float = Field(ge=0.0, le=60.0)
+    kind: str = "building"
+
+
+class GroundTruth(BaseModel):
+    """What the emulated network hides from the twin."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 1
+    tilt_error_std_deg: float = Field(2.0, ge=0.0, le=10.0)
+    #: feeder / antenna gain error per cell [dB] (true EIRP − recorded)
+    gain_error_std_db: float = Field(2.0, ge=0.0, le=10.0)
+    areas: list[LossArea] | None = None
+    n_areas: int = Field(10, ge=0, le=100)
+    area_radius_m: tuple[float, float] = (80.0, 200.0)
+    area_loss_db: tuple[float, float] = (6.0, 20.0)
+    demand: str = Field("milan", pattern="^(milan|profile)$")
+    measurement_noise_db: float = Field(1.0, ge=0.0, le=10.0)
+    kpi_noise: float = Field(0.005, ge=0.0, le=0.2)
+
+
+class AreaLoss:
+    """A :class:`~twinnet.twin.twin.LinkAdjustment`: extra loss on all links of users inside
+    loss areas (hidden ground truth of the emulator)."""
+
+    def __init__(self, areas: list[LossArea]):
+        self.areas = list(areas)
+        self.token = "areas:" + uuid.uuid4().hex
+
+    def user_loss_db(self, x_m: NDArray[np.float64], y_m: NDArray[np.float64]
+                     ) -> NDArray[np.float64]:
+        loss = np.zeros(np.shape(x_m))
+        for a in self.areas:
+            inside = (x_m - a.x_m) ** 2 + (y_m - a.y_m) ** 2 <= a.radius_m ** 2
+            loss = np.maximum(loss, np.where(inside, a.loss_db, 0.0))
+        return loss
+
+    def extra_loss_db(self, twin: Any, slot_cell: NDArray[np.int32]) -> NDArray[np.float64]:
+        u = self.user_loss_db(twin.users.x_m, twin.users.y_m)
+        width = slot_cell.shape[1]
+        return np.repeat(u[:, None], width, axis=1)
+
+
+def milan_series(data_dir: str | Path | None = None) -> pd.DataFrame:
+    """The 25 Milan squares' 10-minute activity, indexed by local time (naive)."""
+    base = Path(data_dir) if data_dir is not None else shared_data_dir("milan")
+    df = pd.read_csv(base / MILAN_FILE)
+    ts = pd.to_datetime(df.pop("timestamp_local_cet").str.slice(0, 19))
+    df.index = pd.DatetimeIndex(ts, name="ts")
+    return df.astype(float)
+
+
+@dataclass
+class Telemetry:
+    """One reporting interval: cell KPI counters and UE measurement reports."""
+
+    ts: pd.Timestamp
+    kpis: pd.DataFrame
+    reports: pd.DataFrame
+
+
+class NetworkEmulator:
+    """The emulated physical network (see the module docstring).
+
+    >>> emu = NetworkEmulator("hotspot")            # doctest: +SKIP
+    >>> tel = emu.step()                             # one 10-minute interval
+    >>> tel.kpis.columns[:4].tolist()                # doctest: +SKIP
+    ['ts', 'cell_id', 'interval_s', 'prb_util_dl']
+    """
+
+    def __init__(self, scenario: str | Scenario, truth: GroundTruth | None = None,
+                 start: Any = MILAN_T0, interval_s: int = 600, reports_per_interval: int = 300,
+                 milan_dir: str | Path | None = None):
+        from twinnet.twin.twin import DigitalTwin
+
+        sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        if interval_s < 60 or interval_s % 60:
+            raise InputError("interval_s", interval_s, "a whole number of minutes ≥ 60 s")
+        self.truth_cfg = truth or GroundTruth()
+        self.interval_s = int(interval_s)
+        self.reports_per_interval = int(reports_per_interval)
+        self.clock = pd.Timestamp(start)
+        self._rng = np.random.default_rng(self.truth_cfg.seed)
+        self.twin = DigitalTwin(sc)  # the hidden truth, evaluated like a twin
+        #: the configuration as the operator's records have it (what V2P commands change)
+        self.recorded: Network = self.twin.network.copy()
+        n = self.recorded.n_cells
+        g = self.truth_cfg
+        self.tilt_error_deg = np.clip(self._rng.normal(0.0, g.tilt_error_std_deg, n), -6.0, 6.0)
+        self.gain_error_db = np.clip(self._rng.normal(0.0, g.gain_error_std_db, n), -6.0, 6.0)
+        self.areas = g.areas if g.areas is not None else self._random_areas()
+        self.area_loss = AreaLoss(self.areas)
+        self.twin.link_adjustment = self.area_loss
+        self._sync_truth()
+        self._series: NDArray[np.float64] | None = None
+        self._zone: NDArray[np.int64] | None = None
+        if g.demand == "milan":
+            s = milan_series(milan_dir)
+            self._series = s.to_numpy()
+            self._series_t0 = s.index[0]
+            self._series_step_s = int((s.index[1] - s.index[0]).total_seconds())
+            self._zone = self._user_zones()
+            self._series_ref = float(s.mean(axis=1).max())
+
+    # ------------------------------------------------------------------ ground truth
+    def _random_areas(self) -> list[LossArea]:
+        g = self.truth_cfg
+        ue = self.twin.users
+        idx = self._rng.choice(ue.n, size=min(g.n_areas, ue.n), replace=False)
+        return [LossArea(x_m=float(ue.x_m[i]), y_m=float(ue.y_m[i]),
+                         radius_m=float(self._rng.uniform(*g.area_radius_m)),
+                         loss_db=float(self._rng.uniform(*g.area_loss_db)),
+                         kind=str(self._rng.choice(["building", "foliage"])))
+                for i in idx]
+
+    def _sync_truth(self) -> None:
+        net = self.recorded.copy()
+        net.cell_elec_tilt_deg = net.cell_elec_tilt_deg + self.tilt_error_deg
+        net.cell_tx_power_dbm = net.cell_tx_power_dbm + self.gain_error_db
+        self.twin.network = net
+
+    def _user_zones(self) -> NDArray[np.int64]:
+        """Zone 0…24 of each user: 5×5 partition of the users' bounding box, row-major from the
+        south-west like the Milan grid (column ``k`` of the series = zone ``k``)."""
+        ue = self.twin.users
+        fx = (ue.x_m - ue.x_m.min()) / max(np.ptp(ue.x_m), 1e-9)
+        fy = (ue.y_m - ue.y_m.min()) / max(np.ptp(ue.y_m), 1e-9)
+        col = np.minimum((fx * 5).astype(np.int64), 4)
+        row = np.minimum((fy * 5).astype(np.int64), 4)
+        return row * 5 + col
+
+    def demand_multiplier(self, ts: pd.Timestamp | None = None) -> NDArray[np.float64]:
+        """Per-user demand relative to the scenario's configured (peak) demand at ``ts``."""
+        t = self.clock if ts is None else pd.Timestamp(ts)
+        if self._series is None or self._zone is None:
+            return np.full(self.twin.users.n, self.twin.demand_scale(t.hour))
+        k = int((t - self._series_t0).total_seconds() // self._series_step_s) \
+            % self._series.shape[0]
+        return self._series[k][self._zone] / self._series_ref
+
+    # ------------------------------------------------------------------ V2P
+    def apply(self, directive: _Action | ActionPlan) -> None:
+        """Apply a directive to the network (the hidden tilt error stays on top)."""
+        plan = directive if isinstance(directive, ActionPlan) else ActionPlan(
+            actions=[directive])
+        trial = self.recorded.copy()
+        plan.apply(trial)  # raises before anything changes if a cell is unknown
+        self.recorded = trial
+        self._sync_truth()
+
+    # ------------------------------------------------------------------ P2V
+    def step(self) -> Telemetry:
+        """Run one reporting interval and return its telemetry; the clock advances."""
+        ts = self.clock
+        twin = self.twin
+        twin.demand_multiplier = self.demand_multiplier(ts)
+        ev = twin.evaluate(hour=None, uplink=False)
+        kpis = self._kpis(ts, ev)
+        reports = self._reports(ts, ev)
+        self.clock = ts + pd.Timedelta(seconds=self.interval_s)
+        return Telemetry(ts, kpis, reports)
+
+    def _kpis(self, ts: pd.Timestamp, ev: Any) -> pd.DataFrame:
+        c = ev.load
+        net = self.twin.network
+        noise = self._rng.normal(0.0, self.truth_cfg.kpi_noise, net.n_cells)
+        util = np.clip(c.prb_utilization + noise, 0.0, 1.0)
+        return pd.DataFrame({
+            "ts": ts, "cell_id": net.cell_names, "interval_s": self.interval_s,
+            "prb_util_dl": np.where(net.cell_active, util, 0.0),
+            "thr_dl_mbps": c.cell_throughput_mbps,
+            "users_dl": c.cell_users.astype(float),
+        })
+
+    def _reports(self, ts: pd.Timestamp, ev: Any) -> pd.DataFrame:
+        """Serving cell and up to three neighbours for a sample of users."""
+        twin = self.twin
+        ue = twin.users
+        n = min(self.reports_per_interval, ue.n)
+        users = np.sort(self._rng.choice(ue.n, size=n, replace=False))
+        srv = ev.users["serving_cell"].to_numpy()[users]
+        keep = srv >= 0
+        users, srv = users[keep], srv[keep]
+        rsrp = twin.link_rsrp_dbm()[users]  # [n, K]
+        cells = twin.slot_cells()[users]
+        net = twin.network
+        util = ev.load.prb_utilization
+        noise_re_mw = 10.0 ** ((twin.noise_per_carrier_dbm()[net.cell_carrier] -
+                                10.0 * np.log10(12.0 * net.cell_n_prb)) / 10.0)
+        rsrp_mw = np.where(cells >= 0, 10.0 ** (rsrp / 10.0), 0.0)
+        c = np.where(cells >= 0, cells, 0)
+        act = np.where(cells >= 0, np.maximum(util[c], 1.0 / 6.0) * net.cell_active[c], 0.0)
+        rssi_re = (rsrp_mw * act).sum(axis=1) + noise_re_mw[srv]   # per RE, all cells
+        ssb_total = (rsrp_mw * net.cell_active[c]).sum(axis=1) + noise_re_mw[srv]
+        order = np.argsort(-np.where(cells >= 0, rsrp, -np.inf), axis=1)
+        names = np.array(net.cell_names, dtype=object)
+        ue_ids = np.array([f"ue{u}" for u in users], dtype=object)
+        rows = []
+        sigma = self.truth_cfg.measurement_noise_db
+        for j in range(min(4, cells.shape[1])):
+            k = order[:, j]
+            r = np.arange(len(users))
+            cell = cells[r, k]
+            p = rsrp[r, k]
+            ok = (cell >= 0) & (p > -140.0) & net.cell_active[np.where(cell >= 0, cell, 0)]
+            if j > 0:
+                ok &= cell != srv
+            p_mw = rsrp_mw[r, k]
+            rsrq = 10.0 * np.log10(np.maximum(p_mw / (12.0 * rssi_re), 1e-30))
+            sinr = 10.0 * np.log10(np.maximum(p_mw / np.maximum(ssb_total - p_mw, 1e-30),
+                                              1e-30))
+            meas = p + self._rng.normal(0.0, sigma, len(p))
+            rows.append(pd.DataFrame({
+                "ts": ts, "ue_id": ue_ids[ok],
+                "x_m": ue.x_m[users[ok]], "y_m": ue.y_m[users[ok]],
+                "cell_id": names[cell[ok]],
+                "serving": cell[ok] == srv[ok],
+                "rsrp_dbm": np.clip(np.round(meas[ok]), -156.0, -31.0),
+                "rsrq_db": np.clip(np.round(2.0 * (rsrq[ok] + self._rng.normal(0, 0.5, ok.sum())))
+                                   / 2.0, -43.0, 20.0),
+                "sinr_db": np.clip(np.round(2.0 * (sinr[ok] + self._rng.normal(0, 1.0, ok.sum())))
+                                   / 2.0, -23.0, 40.0),
+            }))
+        return pd.concat(rows, ignore_index=True).sort_values(["ue_id", "cell_id"],
+                                                              ignore_index=True)

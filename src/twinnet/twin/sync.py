@@ -1,0 +1,194 @@
+"""Synchronisation between the physical network, the context store and the twin.
+
+* **P2V** (physical → virtual): telemetry is written to the store (validated; bad rows
+  quarantined), then the twin's state is rebuilt or updated *from the store*: the cell
+  parameters of the stored topology, and the demand of the most recent interval (or the
+  L2 engine's forecast of the next one) as per-cell traffic.
+* **V2P** (virtual → physical): a directive (an :class:`~twinnet.actions.ActionPlan`) is
+  applied to the network, the stored topology and the twin, in that order.
+
+Both directions are logged in the store's ``sync_log``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from twinnet.actions import ActionPlan, _Action
+from twinnet.errors import InputError
+
+if TYPE_CHECKING:
+    from twinnet.network.emulator import Telemetry
+    from twinnet.store.context import ContextStore
+    from twinnet.twin.twin import DigitalTwin
+
+__all__ = ["PhysicalNetwork", "SyncSummary", "TwinSync", "cell_demand_multiplier"]
+
+_PARAMS = {"azimuth_deg": "cell_bearing_deg", "mechanical_tilt_deg": "cell_mech_tilt_deg",
+           "electrical_tilt_deg": "cell_elec_tilt_deg", "tx_power_dbm": "cell_tx_power_dbm",
+           "cio_db": "cell_cio_db", "active": "cell_active"}
+
+
+class PhysicalNetwork(Protocol):
+    """What V2P needs from a network: an ``apply`` for directives."""
+
+    def apply(self, directive: _Action | ActionPlan) -> None: ...
+
+
+@dataclass
+class SyncSummary:
+    direction: str
+    ts: pd.Timestamp | None
+    accepted: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    parameter_changes: list[dict[str, Any]] = field(default_factory=list)
+    demand: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"direction": self.direction, "ts": None if self.ts is None else str(self.ts),
+                "accepted": self.accepted, "quarantined": self.quarantined,
+                "parameter_changes": self.parameter_changes, "demand": self.demand}
+
+
+def cell_demand_multiplier(twin: DigitalTwin, target_mbps: pd.Series,
+                           hour: int | None = None) -> NDArray[np.float64]:
+    """Per-user demand multipliers that make each cell's offered traffic in the twin equal
+    ``target_mbps[cell_id]`` (users keep their relative demand within a cell; cells without
+    a target keep the scenario's demand at ``hour``).
+
+    Cell membership is the twin's current serving association.
+    """
+    saved = twin.demand_multiplier
+    twin.demand_multiplier = None
+    try:
+        ev = twin.evaluate(hour=hour, uplink=False)
+    finally:
+        twin.demand_multiplier = saved
+    srv = ev.users["serving_cell"].to_numpy()
+    demand = ev.users["demand_mbps"].to_numpy()
+    n_cells = twin.network.n_cells
+    base = np.bincount(np.where(srv >= 0, srv, 0), weights=np.where(srv >= 0, demand, 0.0),
+                       minlength=n_cells)
+    names = twin.network.cell_names
+    tgt = np.array([float(target_mbps.get(n, np.nan)) for n in names])
+    scale = np.where(np.isfinite(tgt) & (base > 0), tgt / np.maximum(base, 1e-12), 1.0)
+    mult = np.where(srv >= 0, scale[np.where(srv >= 0, srv, 0)], 1.0)
+    return mult * twin.demand_scale(hour)
+
+
+class TwinSync:
+    """P2V/V2P synchronisation of one twin through one context store.
+
+    Parameters
+    ----------
+    store: the deployment's context store.
+    twin: the digital twin kept in sync.
+    source: telemetry source name written with every row.
+    """
+
+    def __init__(self, store: ContextStore, twin: DigitalTwin, source: str = "emulator"):
+        self.store = store
+        self.twin = twin
+        self.source = source
+
+    # ------------------------------------------------------------------ P2V
+    def publish_topology(self, network: Any, scenario: Any = None) -> int:
+        """Write the network's recorded topology (operator database) to the store."""
+        n = self.store.write_topology(network, scenario)
+        self.store.log_sync("P2V", {"topology_cells": n})
+        return n
+
+    def ingest(self, telemetry: Telemetry) -> SyncSummary:
+        """Write one interval of telemetry to the store (P2V, first half)."""
+        s = SyncSummary("P2V", telemetry.ts)
+        for table, df in (("cell_kpis", telemetry.kpis), ("ue_reports", telemetry.reports)):
+            r = self.store.append(table, df, self.source)
+            s.accepted[table] = r["accepted"]
+            s.quarantined[table] = r["quarantined"]
+        return s
+
+    def pull_topology(self) -> list[dict[str, Any]]:
+        """Update the twin's cell parameters from the stored topology; returns the changes."""
+        cells = self.store.cells().set_index("cell_id")
+        net = self.twin.network
+        names = net.cell_names
+        changes: list[dict[str, Any]] = []
+        for col, attr in _PARAMS.items():
+            arr = getattr(net, attr)
+            if col not in cells:
+                continue
+            vals = cells[col].reindex(names)
+            have = vals.notna().to_numpy()
+            if not have.any():
+                continue
+            new = arr.copy()
+            new[have] = vals.to_numpy()[have].astype(arr.dtype)
+            diff = np.flatnonzero(new != arr)
+            for i in diff:
+                changes.append({"cell": names[i], "parameter": col, "old": arr[i].item(),
+                                "new": new[i].item()})
+            if diff.size:
+                setattr(net, attr, new)
+        return changes
+
+    def cell_traffic(self, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Served DL traffic per cell [Mbps]: a ``time × cell`` frame from the stored KPIs."""
+        k = self.store.cell_kpis(start, end, source=self.source)
+        if not len(k):
+            return pd.DataFrame()
+        return k.pivot_table(index="ts", columns="cell_id", values="thr_dl_mbps",
+                             aggfunc="mean").sort_index()
+
+    def p2v(self, telemetry: Telemetry | None = None,
+            demand_mbps: pd.Series | None = None) -> SyncSummary:
+        """Full P2V step: store the telemetry (if given), update the twin's parameters from the
+        stored topology, and set its demand to ``demand_mbps`` per cell (default: the last
+        stored interval's traffic)."""
+        s = self.ingest(telemetry) if telemetry is not None else SyncSummary("P2V", None)
+        s.parameter_changes = self.pull_topology()
+        if demand_mbps is None:
+            traffic = self.cell_traffic()
+            if len(traffic):
+                demand_mbps = traffic.iloc[-1]
+                s.demand["from"] = str(traffic.index[-1])
+        if demand_mbps is not None:
+            self.twin.demand_multiplier = cell_demand_multiplier(self.twin, demand_mbps)
+            s.demand["total_mbps"] = float(np.nansum(demand_mbps.to_numpy(dtype=float)))
+            s.demand["cells"] = int(demand_mbps.notna().sum())
+        self.store.log_sync("P2V", s.to_dict())
+        return s
+
+    # ------------------------------------------------------------------ V2P
+    def v2p(self, network: PhysicalNetwork, plan: ActionPlan | _Action, ts: Any = None,
+            reason: str = "") -> SyncSummary:
+        """Push a directive to the network, then record it in the stored topology and apply it
+        to the twin. Nothing changes anywhere if the plan names an unknown cell."""
+        p = plan if isinstance(plan, ActionPlan) else ActionPlan(actions=[plan])
+        known = self.store.known_cells()
+        unknown = [c for c in p.touched_cells() if c not in known]
+        if unknown:
+            raise InputError("cell", unknown[0], "a cell of the stored topology")
+        trial = self.twin.network.copy()
+        p.apply(trial)                 # validates against the twin's network before V2P
+        network.apply(p)
+        changes: list[dict[str, Any]] = []
+        for col, attr in _PARAMS.items():
+            old, new = getattr(self.twin.network, attr), getattr(trial, attr)
+            for i in np.flatnonzero(old != new):
+                name = trial.cell_names[i]
+                self.store.update_cell(name, **{col: new[i].item()})
+                changes.append({"cell": name, "parameter": col, "old": old[i].item(),
+                                "new": new[i].item()})
+        self.twin.network = trial
+        s = SyncSummary("V2P", pd.Timestamp(ts) if ts is not None else None,
+                        parameter_changes=changes)
+        summary = s.to_dict()
+        summary["plan"] = p.model_dump()
+        summary["reason"] = reason
+        self.store.log_sync("V2P", summary)
+        return s
