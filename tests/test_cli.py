@@ -68,3 +68,82 @@ def test_errors_are_clean(tmp_path):
 def test_validate_and_list():
     p = twinnet("scenarios")
     assert p.returncode == 0 and "hotspot" in p.stdout
+
+
+def test_ingest_and_fidelity_commands(tmp_path):
+    data = tmp_path / "kpis.csv"
+    data.write_text("ts,cell_id,prb_util_dl\n2024-01-01T00:00:00,A,0.5\n"
+                    "2024-01-01T00:15:00,A,#¡VALOR!\n2024-01-01T00:30:00,A,0.4\n",
+                    encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    p = twinnet("ingest", str(data), "--store", str(store), "--register-cells", "--json")
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)["files"][0]
+    assert (rep["rows_accepted"], rep["rows_quarantined"]) == (2, 1)
+    assert "#¡VALOR!" in rep["top_reasons"][0]["reason"]
+    p = twinnet("ingest", str(data), "--store", str(store), "--register-cells")
+    assert p.returncode == 0 and "already ingested" in p.stdout
+    p = twinnet("ingest", str(tmp_path / "nope.csv"), "--store", str(store))
+    assert p.returncode == 2 and "path" in p.stderr and "Traceback" not in p.stderr
+    p = twinnet("fidelity", "--store", str(store), "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["metrics"] == []
+
+
+@pytest.mark.slow
+def test_sync_then_fidelity_then_run_from_store(tmp_path):
+    store = tmp_path / "s.duckdb"
+    p = twinnet("sync", "hotspot", "--store", str(store), "--intervals", "8", "--warmup", "5",
+                "--forecast-model", "persistence", "--json")
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["rsrp_rmse_db"]["after"] < s["rsrp_rmse_db"]["before"]
+    assert s["models"][:2] == ["L1/radio_calibration/v1", "L2/traffic_persistence/v1"]
+    p = twinnet("fidelity", "--store", str(store), "--json")
+    f = json.loads(p.stdout)
+    assert {(m["layer"], m["metric"]) for m in f["metrics"]} >= {("L1", "rsrp_rmse_db"),
+                                                                  ("L2", "prb_util_mae")}
+    assert any(r["layer"] == "L1" for r in f["recommendations"])
+    # a fresh twin picks up the stored L1 engine and the last interval's demand
+    p = twinnet("run", "hotspot", "--store", str(store), "--json", "--out", str(tmp_path / "r"))
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["peak_prb_utilization"] < 0.9  # night-time Milan demand
+
+
+def test_forecast_evaluate_command(milan_dir):
+    csv = milan_dir / "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
+    p = twinnet("forecast", "evaluate", "--csv", str(csv), "--time-col", "timestamp_local_cet",
+                "--test-start", "2013-11-28T00:00:00+01:00", "--test-end",
+                "2013-11-28T11:50:00+01:00", "--horizons", "1,10", "--models",
+                "persistence,seasonal_naive,level_adjusted_seasonal,chronos",
+                "--origin-stride", "6", "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert set(r["models"]) == {"persistence", "seasonal_naive", "level_adjusted_seasonal"}
+    assert set(r["models"]["persistence"]) == {"1", "10"}
+    assert "chronos" in r["unavailable"]
+    p = twinnet("forecast", "evaluate", "--csv", str(csv), "--time-col", "nope",
+                "--test-start", "2013-11-28", "--test-end", "2013-11-29")
+    assert p.returncode == 2 and "time_col" in p.stderr
+
+
+def test_radio_evaluate_command(tmp_path):
+    from twinnet.data import shared_data_dir
+    from twinnet.radio.engine import split_by_cell
+
+    df = pd.read_csv(shared_data_dir("radio/huawei_cup2019_rsrp")
+                     / "cluster_1km_x409900_y3391300_48cells.csv.gz")
+    train, test = split_by_cell(df, 0.25, 0)
+    train.groupby("Cell Index").head(300).to_csv(tmp_path / "train.csv", index=False)
+    test.groupby("Cell Index").head(200).to_csv(tmp_path / "test.csv", index=False)
+    p = twinnet("radio", "evaluate", "--train", str(tmp_path / "train.csv"), "--test",
+                str(tmp_path / "test.csv"), "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert "uncalibrated_38901" in r["models"] and r["default"] in r["models"]
+    assert r["models"][r["default"]]["rmse_db"] < r["models"]["uncalibrated_38901"]["rmse_db"]
+    assert {m["n"] for m in r["models"].values()} == {len(test.groupby("Cell Index").head(200))}
+    bad = tmp_path / "bad.csv"
+    test.drop(columns="Azimuth").head(50).to_csv(bad, index=False)
+    p = twinnet("radio", "evaluate", "--train", str(tmp_path / "train.csv"), "--test", str(bad))
+    assert p.returncode == 2 and "Azimuth" in p.stderr

@@ -48,6 +48,9 @@ def run(
                                              "profile (default: peak demand)")] = None,
     day: Annotated[bool, typer.Option("--day", help="also evaluate all 24 hours")] = False,
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    store_path: Annotated[Path | None, typer.Option(
+        "--store", help="context store: sync the twin from it (topology, L1 engine, latest "
+        "demand) and record the evaluation; an empty store receives the topology")] = None,
 ) -> None:
     """Evaluate a scenario on the twin and write a run folder (tables, KPIs, maps, report)."""
     from twinnet.report import write_run_folder
@@ -61,8 +64,19 @@ def run(
             sc = sc.with_updates(seed=seed)
         prog.update(task, advance=1, description="building twin")
         twin = DigitalTwin(sc)
+        store = None
+        if store_path is not None:
+            from twinnet.store import ContextStore
+            from twinnet.twin.sync import restore_twin
+
+            store = ContextStore(store_path)
+            restore_twin(store, twin, sc, hour)
         prog.update(task, advance=1, description="evaluating")
         ev = twin.evaluate(hour=hour)
+        if store is not None:
+            store.log_event("twin_evaluation", f"twinnet run {sc.name}", layer="L3",
+                            payload=ev.kpis)
+            store.close()
         prog.update(task, advance=1, description="diurnal sweep" if day else "writing report")
         day_df = None
         if day:
@@ -176,18 +190,61 @@ def ingest(
         _print_json({"store": path, "files": reports})
         return
     t = Table(title=f"ingest → {path}")
-    for c in ("file", "table", "profile", "status", "seen", "accepted", "quarantined",
-              "duplicates"):
-        t.add_column(c, justify="right" if c in ("seen", "accepted", "quarantined",
-                                                 "duplicates") else "left")
+    for c in ("file", "rows", "accepted", "quarantined", "duplicates"):
+        t.add_column(c, justify="left" if c == "file" else "right", overflow="fold")
     for d in reports:
-        t.add_row(Path(d["path"]).name, d["table"], d["profile"], d["status"],
-                  str(d["rows_seen"]), str(d["rows_accepted"]), str(d["rows_quarantined"]),
-                  str(d["rows_duplicate"]))
+        t.add_row(Path(d["path"]).name, str(d["rows_seen"]), str(d["rows_accepted"]),
+                  str(d["rows_quarantined"]), str(d["rows_duplicate"]))
     out.print(t)
     for d in reports:
+        out.print(f"{Path(d['path']).name}: {d['status']} → {d['table']} "
+                  f"(profile {d['profile']})", highlight=False)
         for r in d["top_reasons"]:
             out.print(f"  {Path(d['path']).name}: {r['n']} × {r['field']}: {r['reason']}")
+
+
+@app.command()
+def sync(
+    scenario: Annotated[str, typer.Argument(help="built-in scenario name or path to a .toml")
+                        ] = "hotspot",
+    store_path: StoreOpt = None,
+    intervals: Annotated[int, typer.Option(min=1, help="reporting intervals to run")] = 72,
+    warmup: Annotated[int, typer.Option(min=2, help="intervals before the L1/L2 engines are "
+                                        "fitted")] = 48,
+    interval_s: Annotated[int, typer.Option("--interval-s", min=60,
+                                            help="reporting interval [s]")] = 3600,
+    calibrate: Annotated[bool, typer.Option(help="fit the layer engines after the warm-up")
+                         ] = True,
+    forecast_model: Annotated[str | None, typer.Option(help="L2 forecaster (default: the "
+                                                       "evaluated default)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Run the emulated network and the twin side by side: telemetry → store → twin (P2V),
+    layer engines fitted after the warm-up, fidelity per layer."""
+    from twinnet.loop.sync_loop import run_sync_loop
+    from twinnet.store import ContextStore
+
+    with ContextStore(store_path) as store, _progress() as prog:
+        task = prog.add_task(f"syncing {scenario}", total=intervals)
+        res = run_sync_loop(scenario, store, intervals=intervals, warmup=warmup,
+                            interval_s=interval_s, calibrate=calibrate,
+                            forecast_model=forecast_model,
+                            progress=lambda i, n: prog.update(task, completed=i))
+        summ = res.summary()
+        summ["store"] = store.path
+    if as_json:
+        _print_json(summ)
+        return
+    t = Table(title=f"twin fidelity before / after the layer engines ({scenario})")
+    t.add_column("metric")
+    t.add_column(f"intervals < {warmup}", justify="right")
+    t.add_column(f"intervals ≥ {warmup}", justify="right")
+    for k, v in summ.items():
+        if isinstance(v, dict) and "before" in v:
+            t.add_row(k, *["—" if v[x] is None else f"{v[x]:.3f}" for x in ("before", "after")])
+    out.print(t)
+    out.print(f"models: {', '.join(summ['models']) or 'none'}; store: [bold]{summ['store']}"
+              "[/bold] (see `twinnet fidelity`)")
 
 
 @app.command()
@@ -219,6 +276,85 @@ def fidelity(
         out.print(f"[yellow]retrain {rec['layer']}[/yellow] ({rec['ts']}): {rec['message']}")
     for m in summ["models"]:
         out.print(f"model {m['model_id']}{' (active)' if m['active'] else ''}: {m['metrics']}")
+
+
+forecast_app = typer.Typer(no_args_is_help=True, help="L2 traffic forecasting engines.")
+radio_app = typer.Typer(no_args_is_help=True, help="L1 radio calibration engines.")
+app.add_typer(forecast_app, name="forecast")
+app.add_typer(radio_app, name="radio")
+
+
+def _nrmse_table(res: dict[str, Any], title: str) -> Table:
+    hs = list(next(iter(res["models"].values())).keys()) if res["models"] else []
+    t = Table(title=title)
+    t.add_column("model")
+    for h in hs:
+        t.add_column(f"{h}-step", justify="right")
+    for name, sc in res["models"].items():
+        best = {h: res.get("best", {}).get(h) == name for h in hs}
+        mark = " (default)" if name == res.get("default") else ""
+        t.add_row(name + mark, *[f"[bold]{sc[h]:.4f}[/bold]" if best[h] else f"{sc[h]:.4f}"
+                                 for h in hs])
+    for name in res.get("unavailable", {}):
+        t.add_row(f"{name} (unavailable)", *["—"] * len(hs))
+    return t
+
+
+@forecast_app.command("evaluate")
+def forecast_evaluate(
+    csv: Annotated[Path, typer.Option("--csv", help="table: a time column and one numeric "
+                                      "column per series")],
+    time_col: Annotated[str, typer.Option("--time-col", help="name of the time column")],
+    test_start: Annotated[str, typer.Option("--test-start", help="first forecast origin "
+                                            "(ISO 8601)")],
+    test_end: Annotated[str, typer.Option("--test-end", help="last forecast origin")],
+    horizons: Annotated[str, typer.Option(help="steps ahead, comma-separated")] = "1,10,30,60",
+    models: Annotated[str | None, typer.Option(help="comma-separated model names (default: "
+                                               "all)")] = None,
+    origin_stride: Annotated[int, typer.Option(min=1, help="use every n-th origin")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Rolling-origin NRMSE (LINKs eq. 9) of every forecaster at the given horizons; training
+    uses only data before each origin."""
+    from twinnet.traffic.forecast import evaluate_csv
+
+    names = [m.strip() for m in models.split(",")] if models else None
+    with _progress() as prog:
+        prog.add_task("evaluating forecasters (rolling origins)", total=None)
+        res = evaluate_csv(csv, time_col, test_start, test_end, horizons, names, origin_stride)
+    if as_json:
+        _print_json(res)
+        return
+    out.print(_nrmse_table(res, f"NRMSE by horizon — {csv.name} "
+                                f"({res['window']['n_series']} series, "
+                                f"{res['window']['n_origins']} origins)"))
+    for name, why in res.get("unavailable", {}).items():
+        out.print(f"{name}: unavailable — {why}")
+
+
+@radio_app.command("evaluate")
+def radio_evaluate(
+    train: Annotated[Path, typer.Option("--train", help="measurements to fit on (CSV, "
+                                        "Huawei Cup 2019 columns)")],
+    test: Annotated[Path, typer.Option("--test", help="measurements of other cells to score")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Fit the L1 radio-calibration engines on one set of cells and score RSRP on another."""
+    from twinnet.radio.engine import evaluate_files
+
+    with _progress() as prog:
+        prog.add_task("fitting and scoring the radio engines", total=None)
+        res = evaluate_files(train, test)
+    if as_json:
+        _print_json(res)
+        return
+    t = Table(title=f"RSRP on held-out cells — train {train.name}, test {test.name}")
+    for c in ("model", "RMSE [dB]", "bias [dB]", "n"):
+        t.add_column(c, justify="left" if c == "model" else "right")
+    for name, m in res["models"].items():
+        mark = " (default)" if name == res["default"] else ""
+        t.add_row(name + mark, f"{m['rmse_db']:.2f}", f"{m['bias_db']:+.2f}", str(m["n"]))
+    out.print(t)
 
 
 @app.command()

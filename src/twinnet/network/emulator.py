@@ -188,9 +188,10 @@ class NetworkEmulator:
         t = self.clock if ts is None else pd.Timestamp(ts)
         if self._series is None or self._zone is None:
             return np.full(self.twin.users.n, self.twin.demand_scale(t.hour))
-        k = int((t - self._series_t0).total_seconds() // self._series_step_s) \
-            % self._series.shape[0]
-        return self._series[k][self._zone] / self._series_ref
+        k0 = int((t - self._series_t0).total_seconds() // self._series_step_s)
+        n = max(1, self.interval_s // self._series_step_s)  # mean over the interval
+        rows = np.arange(k0, k0 + n) % self._series.shape[0]
+        return self._series[rows].mean(axis=0)[self._zone] / self._series_ref
 
     # ------------------------------------------------------------------ V2P
     def apply(self, directive: _Action | ActionPlan) -> None:

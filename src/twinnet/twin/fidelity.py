@@ -34,8 +34,8 @@ __all__ = [
 #: (layer, metric) → absolute threshold; above it the twin is not trusted for that layer.
 DEFAULT_THRESHOLDS: dict[tuple[str, str], float] = {
     ("L1", "rsrp_rmse_db"): 6.0,
-    ("L2", "prb_util_mae"): 0.05,
-    ("L2", "forecast_nrmse"): 0.35,
+    ("L2", "prb_util_mae"): 0.06,
+    ("L2", "forecast_nrmse"): 0.5,
 }
 #: engine to retrain when a layer drifts
 LAYER_ENGINES = {"L1": "radio_calibration", "L2": "traffic_forecast"}
@@ -107,13 +107,14 @@ class FidelityMonitor:
     store: where the series and retraining recommendations are written (optional).
     thresholds: ``(layer, metric) → absolute limit``; defaults :data:`DEFAULT_THRESHOLDS`.
     drift_ratio: drift when the mean of the last ``window`` values exceeds this × reference.
-    window: number of recent intervals averaged for the drift test.
+    window: number of recent intervals averaged for the drift test (no verdict before
+        ``min(window, 3)`` values).
     reference_points: intervals after a (re)training that set the reference level.
     """
 
     def __init__(self, store: ContextStore | None = None,
                  thresholds: dict[tuple[str, str], float] | None = None,
-                 drift_ratio: float = 1.5, window: int = 3, reference_points: int = 3):
+                 drift_ratio: float = 2.0, window: int = 6, reference_points: int = 6):
         self.store = store
         self.thresholds = dict(DEFAULT_THRESHOLDS if thresholds is None else thresholds)
         self.drift_ratio = drift_ratio
@@ -141,7 +142,8 @@ class FidelityMonitor:
         if np.isfinite(value):
             recent.append(float(value))
         level = float(np.mean(recent)) if recent else float("nan")
-        drift = bool(np.isfinite(level) and (
+        settled = len(recent) >= min(self.window, 3)  # no verdict on one or two intervals
+        drift = bool(np.isfinite(level) and settled and (
             (thr is not None and level > thr)
             or (ref is not None and len(recent) == self.window
                 and level > self.drift_ratio * max(ref, 1e-9))))

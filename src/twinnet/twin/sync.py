@@ -58,19 +58,13 @@ class SyncSummary:
 def cell_demand_multiplier(twin: DigitalTwin, target_mbps: pd.Series,
                            hour: int | None = None) -> NDArray[np.float64]:
     """Per-user demand multipliers that make each cell's offered traffic in the twin equal
-    ``target_mbps[cell_id]`` (users keep their relative demand within a cell; cells without
-    a target keep the scenario's demand at ``hour``).
+    ``target_mbps[cell_id]`` when the twin is evaluated at ``hour`` (users keep their relative
+    demand within a cell; cells without a target keep the scenario's demand).
 
     Cell membership is the twin's current serving association.
     """
-    saved = twin.demand_multiplier
-    twin.demand_multiplier = None
-    try:
-        ev = twin.evaluate(hour=hour, uplink=False)
-    finally:
-        twin.demand_multiplier = saved
-    srv = ev.users["serving_cell"].to_numpy()
-    demand = ev.users["demand_mbps"].to_numpy()
+    srv = twin.serving_cells()
+    demand = twin.users.demand_mbps * twin.demand_scale(hour)
     n_cells = twin.network.n_cells
     base = np.bincount(np.where(srv >= 0, srv, 0), weights=np.where(srv >= 0, demand, 0.0),
                        minlength=n_cells)
@@ -78,7 +72,7 @@ def cell_demand_multiplier(twin: DigitalTwin, target_mbps: pd.Series,
     tgt = np.array([float(target_mbps.get(n, np.nan)) for n in names])
     scale = np.where(np.isfinite(tgt) & (base > 0), tgt / np.maximum(base, 1e-12), 1.0)
     mult = np.where(srv >= 0, scale[np.where(srv >= 0, srv, 0)], 1.0)
-    return mult * twin.demand_scale(hour)
+    return np.asarray(mult, dtype=np.float64)
 
 
 class TwinSync:
@@ -145,19 +139,20 @@ class TwinSync:
                              aggfunc="mean").sort_index()
 
     def p2v(self, telemetry: Telemetry | None = None,
-            demand_mbps: pd.Series | None = None) -> SyncSummary:
+            demand_mbps: pd.Series | None = None, update_demand: bool = True,
+            hour: int | None = None) -> SyncSummary:
         """Full P2V step: store the telemetry (if given), update the twin's parameters from the
-        stored topology, and set its demand to ``demand_mbps`` per cell (default: the last
-        stored interval's traffic)."""
+        stored topology, and (``update_demand``) set its demand to ``demand_mbps`` per cell
+        (default: the last stored interval's traffic) for evaluations at ``hour``."""
         s = self.ingest(telemetry) if telemetry is not None else SyncSummary("P2V", None)
         s.parameter_changes = self.pull_topology()
-        if demand_mbps is None:
+        if update_demand and demand_mbps is None:
             traffic = self.cell_traffic()
             if len(traffic):
                 demand_mbps = traffic.iloc[-1]
                 s.demand["from"] = str(traffic.index[-1])
-        if demand_mbps is not None:
-            self.twin.demand_multiplier = cell_demand_multiplier(self.twin, demand_mbps)
+        if update_demand and demand_mbps is not None:
+            self.twin.demand_multiplier = cell_demand_multiplier(self.twin, demand_mbps, hour)
             s.demand["total_mbps"] = float(np.nansum(demand_mbps.to_numpy(dtype=float)))
             s.demand["cells"] = int(demand_mbps.notna().sum())
         self.store.log_sync("P2V", s.to_dict())
@@ -192,3 +187,34 @@ class TwinSync:
         summary["reason"] = reason
         self.store.log_sync("V2P", summary)
         return s
+
+
+def restore_twin(store: ContextStore, twin: DigitalTwin, scenario: Any = None,
+                 hour: int | None = None) -> dict[str, Any]:
+    """Bring a freshly built twin up to date from a store (P2V from the database alone).
+
+    An empty store receives the twin's topology. Otherwise the twin takes the stored cell
+    parameters, the active L1 engine of the model registry (if any), and the demand of the
+    last stored interval of its cells (for evaluations at ``hour``).
+    """
+    sync = TwinSync(store, twin)
+    out: dict[str, Any] = {"store": store.path}
+    if not store.known_cells() & set(twin.network.cell_names):
+        out["topology_written"] = sync.publish_topology(twin.network, scenario)
+        return out
+    out["parameter_changes"] = sync.pull_topology()
+    try:
+        l1 = store.load_model("L1")
+    except InputError:
+        l1 = None
+    if l1 is not None and hasattr(l1, "extra_loss_db"):
+        twin.link_adjustment = l1
+        out["l1_engine"] = store.models().query("layer == 'L1' and active").model_id.tolist()
+    k = store.cell_kpis(cells=twin.network.cell_names)
+    k = k[k.ts.notna() & k.thr_dl_mbps.notna()]
+    if len(k):
+        last = k[k.ts == k.ts.max()].set_index("cell_id")["thr_dl_mbps"]
+        twin.demand_multiplier = cell_demand_multiplier(twin, last, hour)
+        out["demand_from"] = str(k.ts.max())
+    store.log_sync("P2V", {k: v for k, v in out.items() if k != "store"})
+    return out

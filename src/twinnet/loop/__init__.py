@@ -1,0 +1,1 @@
+"""Closed loops between the network, the store and the twin."""

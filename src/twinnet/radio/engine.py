@@ -1,0 +1,538 @@
+"""L1 AI engine: calibrating the TR 38.901 path-loss model against measured RSRP.
+
+The physics reference is the UMa NLOS path loss of TR 38.901 Table 7.4.1-1 (``PL = max(PL_LOS,
+PL'_NLOS)``; NLOS rather than the LOS-probability mix of §7.4.2 because planning tools use it
+for coverage and the mix is no closer on this data) with the sector antenna of §7.3 (element
+pattern of Table 7.3-1, 65° HPBW, 30 dB front-back, 8 dBi, on a 10-element vertical array with the
+electrical tilt of Table 7.8-1 steering and the mechanical tilt of §7.1 rotation: 18 dBi peak).
+Learned engines fit the *residual* ``measured - 38.901`` with a :class:`ResidualCorrector`:
+ridge regression (``linear``, the classic K-factor fit) or ridge followed by boosted trees on its
+residual (``gbm``), optionally with neighbour evidence, the mean residual of *other* cells'
+measurements in squares of 5/15/50 m around the bin (``gbm_spatial``, the default engine: best in
+by-cell 4-fold CV). Uncertainty: a second model of |residual| fitted on out-of-fold residuals
+(folds by cell), scaled so that the out-of-fold z-scores have unit variance.
+
+Huawei column conventions (2019 Huawei Cup data): ``Height`` is the antenna height above the
+ground at the site; when it is below ``Cell Building Height`` (e.g. 0 m on a 21 m roof, a data
+error) the roof height is used instead. The UE is 1.5 m above the bin's terrain. ``Azimuth`` is
+clockwise from north; positions are planar metres.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+from scipy.stats import norm
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from twinnet.errors import InputError
+from twinnet.radio.antenna import antenna_gain_dbi, wrap_angle_deg
+from twinnet.radio.constants import SPEED_OF_LIGHT_M_S
+from twinnet.radio.pathloss import pathloss_uma_nlos_db
+
+FloatArray = NDArray[np.float64]
+
+__all__ = [
+    "DEFAULT_MODEL", "HUAWEI_COLUMNS", "PHYSICS_FEATURES", "GradientBoostedCorrection",
+    "HuaweiModel", "LinearCorrection", "ResidualCorrector", "TerrainMap", "Uncalibrated38901",
+    "default_models", "evaluate_files", "evaluate_frames", "grouped_cv", "huawei_features",
+    "split_by_cell", "validate_measurements",
+]
+
+HUAWEI_COLUMNS = (
+    "Cell Index", "Cell X", "Cell Y", "Height", "Azimuth", "Electrical Downtilt",
+    "Mechanical Downtilt", "Frequency Band", "RS Power", "Cell Altitude", "Cell Building Height",
+    "Cell Clutter Index", "X", "Y", "Altitude", "Building Height", "Clutter Index", "RSRP",
+)
+UE_HEIGHT_M = 1.5
+MIN_D2D_M = 10.0  # lower end of the UMa validity range, Table 7.4.1-1
+SIGMA_SF_UMA_NLOS_DB = 6.0  # shadow-fading sigma of UMa NLOS, Table 7.4.1-1
+#: Feature columns of :func:`huawei_features` used by the learned engines.
+PHYSICS_FEATURES = (
+    "log10_d3d_m", "d2d_m", "azimuth_offset_deg", "vertical_offset_deg", "antenna_gain_db",
+    "frequency_mhz", "clutter", "building_height_m", "cell_building_height_m", "antenna_height_m",
+    "total_tilt_deg", "terrain_diff_m", "h_eff_m", "pathloss_38901_db", "rs_power_dbm",
+    "knife_edge_db", "excess_height_m", "obstructed_frac", "building_frac", "other_site_ratio",
+    "other_sector_offset_deg",
+)
+DEFAULT_MODEL = "gbm_spatial"
+
+
+def validate_measurements(df: pd.DataFrame, name: str = "frame", with_rsrp: bool = True
+                          ) -> tuple[pd.DataFrame, int]:
+    """Check the Huawei columns (``InputError`` naming the first missing one; ``RSRP`` only if
+    ``with_rsrp``), coerce them to numbers and drop rows with NaN. Returns ``(frame, n_dropped)``.
+    """
+    cols = [c for c in HUAWEI_COLUMNS if with_rsrp or c != "RSRP"]
+    for col in cols:
+        if col not in df.columns:
+            raise InputError(col, None, f"column required in the Huawei RSRP format ({name})")
+    out = df.loc[:, cols].apply(pd.to_numeric, errors="coerce").dropna()
+    if out.empty:
+        raise InputError(name, len(df), "at least one row without missing values")
+    return out.reset_index(drop=True), len(df) - len(out)
+
+
+def split_by_cell(
+    df: pd.DataFrame, test_fraction: float = 0.25, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows into (train, test) with disjoint ``Cell Index`` sets, ``round(test_fraction *
+    n_cells)`` (at least 1) test cells drawn with ``numpy.random.default_rng(seed)``."""
+    cells = np.sort(df["Cell Index"].unique())
+    if not 0.0 < test_fraction < 1.0 or len(cells) < 2:
+        raise InputError("test_fraction", test_fraction, "in (0, 1) with at least two cells")
+    n_test = min(max(1, round(test_fraction * len(cells))), len(cells) - 1)
+    test_cells = np.random.default_rng(seed).choice(cells, n_test, replace=False)
+    mask = df["Cell Index"].isin(test_cells).to_numpy()
+    return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)
+
+
+class TerrainMap:
+    """Surface raster (terrain altitude + building height) from the bins of measurement frames,
+    used to sample the cell→bin path profile (a rough stand-in for a ray tracer).
+
+    ``points`` holds one row per raster square: ``ix``, ``iy`` (index = round(x / resolution)),
+    ``surface_m``, ``building_m``."""
+
+    def __init__(self, points: pd.DataFrame, resolution_m: float = 5.0):
+        self.points = points
+        self.resolution_m = resolution_m
+        ix, iy = points["ix"].to_numpy(), points["iy"].to_numpy()
+        self.origin = (int(ix.min()), int(iy.min()))
+        shape = (int(ix.max()) - self.origin[0] + 1, int(iy.max()) - self.origin[1] + 1)
+        self.surface_m = np.full(shape, np.nan)
+        self.building_m = np.full(shape, np.nan)
+        self.surface_m[ix - self.origin[0], iy - self.origin[1]] = points["surface_m"]
+        self.building_m[ix - self.origin[0], iy - self.origin[1]] = points["building_m"]
+
+    @classmethod
+    def from_frames(cls, *frames: pd.DataFrame, resolution_m: float = 5.0) -> TerrainMap:
+        """Build from Huawei frames (``X``, ``Y``, ``Altitude``, ``Building Height``) and/or the
+        ``points`` of other maps."""
+        parts = []
+        for f in frames:
+            if "ix" in f.columns:
+                parts.append(f[["ix", "iy", "surface_m", "building_m"]])
+                continue
+            parts.append(pd.DataFrame({
+                "ix": np.round(f["X"].to_numpy(float) / resolution_m).astype(np.int64),
+                "iy": np.round(f["Y"].to_numpy(float) / resolution_m).astype(np.int64),
+                "surface_m": (f["Altitude"] + f["Building Height"]).to_numpy(float),
+                "building_m": f["Building Height"].to_numpy(float)}))
+        pts = pd.concat(parts).groupby(["ix", "iy"], as_index=False).mean()
+        return cls(pts, resolution_m)
+
+    def profile_features(
+        self, src_xyz: FloatArray, dst_xyz: FloatArray, frequency_mhz: FloatArray, n: int = 32
+    ) -> dict[str, FloatArray]:
+        """Path-profile features of each ``src → dst`` ray (absolute heights, m): the largest
+        height of the surface above the ray (``excess_height_m``), the knife-edge diffraction loss
+        of that edge (ITU-R P.526 ``J(v)``), and the fractions of the ``n`` samples that are
+        obstructed or on buildings (NaN where the map has no sample)."""
+        out: dict[str, list[FloatArray]] = {k: [] for k in (
+            "excess_height_m", "knife_edge_db", "obstructed_frac", "building_frac")}
+        t = (np.arange(n) + 0.5) / n
+        for s in range(0, len(src_xyz), 20000):  # chunks bound the (rows × n) temporaries
+            a, b = src_xyz[s:s + 20000], dst_xyz[s:s + 20000]
+            p = a[:, None, :] + (b - a)[:, None, :] * t[None, :, None]
+            ix = np.round(p[..., 0] / self.resolution_m).astype(np.int64) - self.origin[0]
+            iy = np.round(p[..., 1] / self.resolution_m).astype(np.int64) - self.origin[1]
+            ok = (ix >= 0) & (iy >= 0) & (ix < self.surface_m.shape[0]) & (
+                iy < self.surface_m.shape[1])
+            surf, bld = np.full(ix.shape, np.nan), np.full(ix.shape, np.nan)
+            surf[ok], bld[ok] = self.surface_m[ix[ok], iy[ok]], self.building_m[ix[ok], iy[ok]]
+            known = np.isfinite(surf)
+            excess = np.where(known, surf - p[..., 2], -np.inf)
+            d_m = np.hypot(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1])[:, None]
+            lam_m = SPEED_OF_LIGHT_M_S / (frequency_mhz[s:s + 20000, None] * 1e6)
+            d1, d2 = np.maximum(d_m * t, 1.0), np.maximum(d_m * (1 - t), 1.0)
+            v = excess * np.sqrt(2.0 * (d1 + d2) / (lam_m * d1 * d2))
+            any_known = known.any(axis=1)
+            vmax = np.where(any_known, v.max(axis=1), np.nan)
+            vv = np.nan_to_num(vmax, nan=-10.0)
+            out["knife_edge_db"].append(np.where(
+                vv > -0.78, 6.9 + 20 * np.log10(np.sqrt((vv - 0.1) ** 2 + 1) + vv - 0.1), 0.0))
+            out["excess_height_m"].append(np.where(any_known, excess.max(axis=1), np.nan))
+            n_known = np.maximum(known.sum(axis=1), 1)
+            frac = np.where(any_known, 1.0, np.nan)
+            out["obstructed_frac"].append(frac * (excess > 0).sum(axis=1) / n_known)
+            out["building_frac"].append(frac * (np.nan_to_num(bld) > 0).sum(axis=1) / n_known)
+        return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _serving_area_features(df: pd.DataFrame, sectors: pd.DataFrame, bearing_deg: FloatArray
+                           ) -> tuple[FloatArray, FloatArray]:
+    """Cues of the serving-area selection: log10(distance to the nearest *other* site / distance
+    to the serving site), and the bin's smallest azimuth offset from the serving site's other
+    sectors (``sectors``: rows of ``Cell X``, ``Cell Y``, ``Azimuth``)."""
+    sites = sectors[["Cell X", "Cell Y"]].drop_duplicates().to_numpy(float)
+    cell_xy, bin_xy = df[["Cell X", "Cell Y"]].to_numpy(float), df[["X", "Y"]].to_numpy(float)
+    d, j = cKDTree(sites).query(bin_xy, k=[1, 2])  # k=2 may be inf when there is one site
+    d_other = np.where(np.all(sites[np.minimum(j[:, 0], len(sites) - 1)] == cell_xy, axis=1),
+                       d[:, 1], d[:, 0])
+    d_own = np.maximum(np.hypot(*(bin_xy - cell_xy).T), MIN_D2D_M)
+    ratio = np.log10(np.clip(d_other, MIN_D2D_M, 1e5) / d_own)
+    q = pd.DataFrame({"row": np.arange(len(df)), "Cell X": cell_xy[:, 0], "Cell Y": cell_xy[:, 1],
+                      "b": bearing_deg, "own": df["Azimuth"].to_numpy(float)})
+    m = q.merge(sectors[["Cell X", "Cell Y", "Azimuth"]].drop_duplicates(), on=["Cell X", "Cell Y"])
+    m = m[m["Azimuth"] != m["own"]]
+    off = pd.Series(np.abs(wrap_angle_deg(m["b"].to_numpy() - m["Azimuth"].to_numpy())),
+                    index=m["row"].to_numpy()).groupby(level=0).min()
+    return ratio, off.reindex(np.arange(len(df))).fillna(180.0).to_numpy()
+
+
+def huawei_features(df: pd.DataFrame, terrain: TerrainMap | None = None,
+                    sectors: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Physics features of each Huawei row (see module docstring for the conventions).
+
+    Geometry: ``h_eff_m`` = antenna height above the bin's ground (site altitude + antenna
+    height - bin altitude); ``d3d`` uses ``h_eff - 1.5 m`` (§7.4.1); ``vertical_offset_deg`` is
+    the bin's angle below the horizon minus the total (electrical + mechanical) downtilt. The
+    38.901 prediction ``pred_38901_dbm = RS power + antenna gain - PL_UMa-NLOS`` clamps
+    ``d2D >= 10 m`` and ``h_BS >= 2.5 m``. ``terrain`` defaults to a map of ``df`` itself;
+    ``sectors`` (``Cell X``, ``Cell Y``, ``Azimuth`` of known cells) to the cells of ``df``.
+    """
+    f = {c: df[c].to_numpy(float) for c in HUAWEI_COLUMNS if c != "RSRP"}
+    dx, dy = f["X"] - f["Cell X"], f["Y"] - f["Cell Y"]
+    d2d = np.hypot(dx, dy)
+    h_ant = np.maximum(f["Height"], f["Cell Building Height"])
+    h_eff = f["Cell Altitude"] + h_ant - f["Altitude"]
+    dh = h_eff - UE_HEIGHT_M
+    d3d = np.sqrt(np.maximum(d2d, 1.0) ** 2 + dh**2)
+    bearing = np.degrees(np.arctan2(dx, dy))  # clockwise from north, like Azimuth
+    az_off = wrap_angle_deg(bearing - f["Azimuth"])
+    below_deg = np.degrees(np.arctan2(dh, np.maximum(d2d, 1.0)))
+    tilt = f["Electrical Downtilt"] + f["Mechanical Downtilt"]
+    gain = antenna_gain_dbi(90.0 + below_deg, az_off, 0.0, f["Mechanical Downtilt"],
+                            f["Electrical Downtilt"])
+    d2c = np.maximum(d2d, MIN_D2D_M)
+    h_bs = np.maximum(h_eff, UE_HEIGHT_M + 1.0)
+    pl = pathloss_uma_nlos_db(d2c, np.sqrt(d2c**2 + (h_bs - UE_HEIGHT_M) ** 2),
+                              f["Frequency Band"] / 1e3, h_bs, UE_HEIGHT_M)
+    terrain = terrain if terrain is not None else TerrainMap.from_frames(df)
+    src = np.c_[f["Cell X"], f["Cell Y"], f["Cell Altitude"] + h_ant]
+    dst = np.c_[f["X"], f["Y"], f["Altitude"] + UE_HEIGHT_M]
+    prof = terrain.profile_features(src, dst, f["Frequency Band"])
+    ratio, other_off = _serving_area_features(df, df if sectors is None else sectors, bearing)
+    return pd.DataFrame({
+        "x_m": f["X"], "y_m": f["Y"], "cell_id": df["Cell Index"].to_numpy(),
+        "d2d_m": d2d, "d3d_m": d3d, "log10_d3d_m": np.log10(d3d), "azimuth_offset_deg": az_off,
+        "vertical_offset_deg": below_deg - tilt, "antenna_gain_db": gain,
+        "frequency_mhz": f["Frequency Band"], "clutter": f["Clutter Index"].astype(np.int64),
+        "building_height_m": f["Building Height"],
+        "cell_building_height_m": f["Cell Building Height"], "antenna_height_m": h_ant,
+        "total_tilt_deg": tilt, "terrain_diff_m": f["Cell Altitude"] - f["Altitude"],
+        "h_eff_m": h_eff, "pathloss_38901_db": pl, "rs_power_dbm": f["RS Power"],
+        "pred_38901_dbm": f["RS Power"] + gain - pl, **prof,
+        "other_site_ratio": ratio, "other_sector_offset_deg": other_off})
+
+
+class _Pickled:
+    """``save(path)`` / ``load(path)`` by pickle, for a model registry."""
+
+    def save(self, path: str | Path) -> None:
+        """Pickle the fitted object to ``path``."""
+        Path(path).write_bytes(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        """Load an object written by :meth:`save` (trusted files only: this unpickles)."""
+        return pickle.loads(Path(path).read_bytes())
+
+
+def _grid_mean(train: pd.DataFrame, query: pd.DataFrame, size_m: float
+               ) -> tuple[FloatArray, FloatArray]:
+    """Mean and count of ``train.v`` in the ``size_m`` square of each query row, leaving out the
+    rows of the query row's own group ``g`` (columns ``x``, ``y``, ``g``, ``v``)."""
+    def keyed(f: pd.DataFrame) -> pd.DataFrame:
+        return f.assign(gx=np.floor(f["x"] / size_m).astype(np.int64),
+                        gy=np.floor(f["y"] / size_m).astype(np.int64))
+    t, q = keyed(train.assign(n=1.0)), keyed(query[["x", "y", "g"]])
+    tot = t.groupby(["gx", "gy"])[["v", "n"]].sum()
+    own = t.groupby(["gx", "gy", "g"])[["v", "n"]].sum()
+    a = q.merge(tot, how="left", left_on=["gx", "gy"], right_index=True).fillna({"v": 0, "n": 0})
+    b = q.merge(own, how="left", left_on=["gx", "gy", "g"], right_index=True).fillna(
+        {"v": 0, "n": 0})
+    n = a["n"].to_numpy() - b["n"].to_numpy()
+    s = a["v"].to_numpy() - b["v"].to_numpy()
+    return np.where(n > 0, s / np.maximum(n, 1.0), np.nan), n
+
+
+class _MeanModel:
+    """Ridge on the features, then (``gbm``) boosted trees on the ridge residual with optional
+    neighbour-residual features."""
+
+    def __init__(self, owner: ResidualCorrector):
+        self.o = owner
+        self.ridge_: Pipeline | None = None
+        self.gbm_: HistGradientBoostingRegressor | None = None
+        self.nb_: pd.DataFrame | None = None
+
+    def _ridge_pipeline(self) -> Pipeline:
+        num = [c for c in self.o.features if c not in self.o.categorical]
+        ct = ColumnTransformer([
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), list(self.o.categorical))])
+        return make_pipeline(ct, Ridge(alpha=self.o.ridge_alpha))
+
+    def _design(self, X: pd.DataFrame) -> pd.DataFrame:
+        d = X[list(self.o.features)].reset_index(drop=True)
+        if self.nb_ is None:
+            return d
+        q = self.o._keys(X)
+        for size in self.o.neighbour_sizes_m:
+            m, n = _grid_mean(self.nb_, q, size)
+            d[f"nb_resid_{size:g}m_db"], d[f"nb_log_count_{size:g}m"] = m, np.log1p(n)
+        return d
+
+    def fit(self, X: pd.DataFrame, r: FloatArray) -> _MeanModel:
+        self.ridge_ = self._ridge_pipeline().fit(X[list(self.o.features)], r)
+        if self.o.method == "gbm":
+            r2 = r - self.ridge_.predict(X[list(self.o.features)])
+            if self.o.xy_columns is not None and self.o.neighbour_sizes_m:
+                self.nb_ = self.o._keys(X).assign(v=r2)
+            self.gbm_ = self.o._hgb(self.o.max_iter).fit(self._design(X), r2)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> FloatArray:
+        assert self.ridge_ is not None, "fit first"
+        p = self.ridge_.predict(X[list(self.o.features)])
+        return p if self.gbm_ is None else p + self.gbm_.predict(self._design(X))
+
+
+class ResidualCorrector(_Pickled):
+    """Generic residual engine: learns ``residual_db`` (measured - physics prediction) from the
+    ``features`` columns of a DataFrame, for Huawei data or the twin's emulated measurements.
+
+    ``method``: ``"linear"`` (ridge, one-hot ``categorical``) or ``"gbm"`` (ridge + sklearn
+    ``HistGradientBoostingRegressor`` on its residual). With ``xy_columns`` (metres), ``gbm`` adds
+    the mean ridge residual of training rows of *other* groups (``group_column``, e.g. cell id;
+    other rows if None) in squares of ``neighbour_sizes_m``. ``predict_std`` comes from a model of
+    |out-of-fold residual| (``n_std_folds`` folds by group), calibrated to unit z variance.
+    ``n_threads`` caps OpenMP/BLAS threads during fit/predict.
+    """
+
+    def __init__(self, features: Sequence[str], categorical: Sequence[str] = (),
+                 method: str = "gbm", xy_columns: tuple[str, str] | None = None,
+                 group_column: str | None = None,
+                 neighbour_sizes_m: Sequence[float] = (5.0, 15.0, 50.0), max_iter: int = 300,
+                 learning_rate: float = 0.05, max_leaf_nodes: int = 15,
+                 min_samples_leaf: int = 1000, ridge_alpha: float = 1.0, n_std_folds: int = 3,
+                 random_state: int = 0, n_threads: int | None = 1):
+        if method not in ("linear", "gbm"):
+            raise InputError("method", method, "'linear' or 'gbm'")
+        self.features = tuple(features)
+        self.categorical = tuple(categorical)
+        self.method = method
+        self.xy_columns = xy_columns
+        self.group_column = group_column
+        self.neighbour_sizes_m = tuple(neighbour_sizes_m)
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.ridge_alpha = ridge_alpha
+        self.n_std_folds = n_std_folds
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def _threads(self) -> Any:
+        return nullcontext() if self.n_threads is None else threadpool_limits(self.n_threads)
+
+    def _hgb(self, max_iter: int, min_leaf: int | None = None) -> HistGradientBoostingRegressor:
+        return HistGradientBoostingRegressor(
+            max_iter=max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, l2_regularization=1.0, early_stopping=False,
+            min_samples_leaf=min_leaf or self.min_samples_leaf, random_state=self.random_state,
+            categorical_features=list(self.categorical) or None)
+
+    def _groups(self, X: pd.DataFrame) -> NDArray[Any]:
+        return X[self.group_column].to_numpy() if self.group_column else np.arange(len(X))
+
+    def _keys(self, X: pd.DataFrame) -> pd.DataFrame:
+        assert self.xy_columns is not None
+        return pd.DataFrame({"x": X[self.xy_columns[0]].to_numpy(float),
+                             "y": X[self.xy_columns[1]].to_numpy(float), "g": self._groups(X)})
+
+    def fit(self, X: pd.DataFrame, residual_db: Any) -> ResidualCorrector:
+        """Fit the mean model on all rows and the std model on out-of-fold residuals."""
+        needed = [*self.features, *(self.xy_columns or ()), *filter(None, [self.group_column])]
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise InputError(missing[0], None, "column missing from X")
+        X = X.reset_index(drop=True)
+        r = np.asarray(residual_db, dtype=np.float64)
+        with self._threads():
+            self.mean_model_ = _MeanModel(self).fit(X, r)
+            oof = np.full(len(r), np.nan)
+            groups = self._groups(X)
+            n_folds = min(self.n_std_folds, len(np.unique(groups)))
+            if n_folds >= 2:
+                for tr, te in GroupKFold(n_folds).split(X, r, groups):
+                    m = _MeanModel(self).fit(X.iloc[tr], r[tr])
+                    oof[te] = r[te] - m.predict(X.iloc[te])
+            else:  # one group: in-sample residuals
+                oof = r - self.mean_model_.predict(X)
+            self.std_model_ = self._hgb(100, max(200, len(r) // 50)).fit(
+                X[list(self.features)], np.abs(oof))
+            s = np.maximum(self.std_model_.predict(X[list(self.features)]), 0.5)
+            self.std_scale_ = float(np.sqrt(np.mean((oof / s) ** 2)))
+            self.oof_rmse_db_ = float(np.sqrt(np.mean(oof**2)))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> FloatArray:
+        """Predicted residual [dB] for each row."""
+        with self._threads():
+            return self.mean_model_.predict(X.reset_index(drop=True))
+
+    def predict_std(self, X: pd.DataFrame) -> FloatArray:
+        """Predicted standard deviation [dB] of the residual around :meth:`predict`."""
+        with self._threads():
+            s = self.std_model_.predict(X[list(self.features)].reset_index(drop=True))
+        return self.std_scale_ * np.maximum(s, 0.5)
+
+
+class HuaweiModel(_Pickled):
+    """Protocol of the RSRP engines on Huawei-format frames: ``fit(df)``,
+    ``predict(df, return_std=False)``, ``predict_interval(df, coverage)``, ``save``/``load``.
+    A subclass sets ``corrector`` (None: physics only)."""
+
+    name = "model"
+    corrector: ResidualCorrector | None = None
+
+    def _features(self, df: pd.DataFrame) -> pd.DataFrame:
+        df, _ = validate_measurements(df, "query", with_rsrp=False)
+        # map and cell list: the training ones (if fitted) plus the query's own bins and cells
+        known = getattr(self, "terrain_points_", None)
+        terrain = TerrainMap.from_frames(df, *([] if known is None else [known]))
+        cells = df[["Cell X", "Cell Y", "Azimuth"]]
+        return huawei_features(df, terrain, pd.concat([getattr(self, "sectors_", None), cells]))
+
+    def fit(self, df: pd.DataFrame, map_frames: Sequence[pd.DataFrame] = ()) -> HuaweiModel:
+        """Fit on a Huawei frame (validated; NaN rows dropped). ``map_frames``: further frames
+        whose *geodata only* (bin terrain/building heights, cell positions; RSRP unused) extend
+        the terrain map and cell list, e.g. the area to be predicted."""
+        df, _ = validate_measurements(df, "train")
+        maps = [validate_measurements(m, "map", with_rsrp=False)[0] for m in map_frames]
+        self.terrain_points_ = TerrainMap.from_frames(df, *maps).points  # small to pickle
+        self.sectors_ = pd.concat([f[["Cell X", "Cell Y", "Azimuth"]] for f in [df, *maps]]
+                                  ).drop_duplicates()
+        if self.corrector is not None:
+            feats = self._features(df)
+            self.corrector.fit(feats, df["RSRP"].to_numpy() - feats["pred_38901_dbm"].to_numpy())
+        return self
+
+    def predict(self, df: pd.DataFrame, return_std: bool = False) -> Any:
+        """Predicted RSRP [dBm] (and its std [dB] with ``return_std``) for each row."""
+        feats = self._features(df)
+        mean = feats["pred_38901_dbm"].to_numpy()
+        if self.corrector is None:
+            return (mean, np.full(len(mean), SIGMA_SF_UMA_NLOS_DB)) if return_std else mean
+        mean = mean + self.corrector.predict(feats)
+        return (mean, self.corrector.predict_std(feats)) if return_std else mean
+
+    def predict_interval(self, df: pd.DataFrame, coverage: float = 0.8
+                         ) -> tuple[FloatArray, FloatArray]:
+        """Central Gaussian interval ``(low_dbm, high_dbm)`` holding ``coverage`` of the rows."""
+        mean, std = self.predict(df, return_std=True)
+        z = float(norm.ppf(0.5 + coverage / 2.0))
+        return mean - z * std, mean + z * std
+
+
+class Uncalibrated38901(HuaweiModel):
+    """Reference: RS power + 38.901 antenna gain - UMa NLOS path loss; no fitting; std = the
+    6 dB UMa NLOS shadow-fading sigma of Table 7.4.1-1."""
+
+    name = "uncalibrated_38901"
+
+
+class LinearCorrection(HuaweiModel):
+    """Ridge "K-factor" correction of the 38.901 residual on :data:`PHYSICS_FEATURES`."""
+
+    name = "linear"
+
+    def __init__(self, ridge_alpha: float = 1.0, n_threads: int | None = 1):
+        self.corrector = ResidualCorrector(PHYSICS_FEATURES, ("clutter",), "linear",
+                                           ridge_alpha=ridge_alpha, n_threads=n_threads)
+
+
+class GradientBoostedCorrection(HuaweiModel):
+    """Ridge + gradient-boosted trees on the 38.901 residual; with ``spatial`` also the mean
+    residual of other cells' bins around each bin (neighbour evidence)."""
+
+    def __init__(self, spatial: bool = True, max_iter: int = 300, learning_rate: float = 0.05,
+                 n_threads: int | None = 1):
+        self.spatial = spatial
+        self.name = "gbm_spatial" if spatial else "gbm"
+        self.corrector = ResidualCorrector(
+            PHYSICS_FEATURES, ("clutter",), "gbm",
+            xy_columns=("x_m", "y_m") if spatial else None, group_column="cell_id",
+            max_iter=max_iter, learning_rate=learning_rate, n_threads=n_threads)
+
+
+def default_models(n_threads: int | None = 1) -> dict[str, HuaweiModel]:
+    """Fresh instances of all engines, keyed by name (uncalibrated, linear, gbm, gbm_spatial)."""
+    models: list[HuaweiModel] = [Uncalibrated38901(), LinearCorrection(n_threads=n_threads),
+                                 GradientBoostedCorrection(False, n_threads=n_threads),
+                                 GradientBoostedCorrection(True, n_threads=n_threads)]
+    return {m.name: m for m in models}
+
+
+def _score(pred: FloatArray, measured: FloatArray) -> dict[str, Any]:
+    e = pred - measured
+    return {"rmse_db": float(np.sqrt(np.mean(e**2))), "bias_db": float(np.mean(e)), "n": len(e)}
+
+
+def evaluate_frames(train_df: pd.DataFrame, test_df: pd.DataFrame,
+                    models: dict[str, HuaweiModel] | None = None) -> dict[str, Any]:
+    """Fit every model on ``train_df`` (with ``test_df``'s geodata, not its RSRP, in the terrain
+    map) and score it on ``test_df``: ``{"models": {name:
+    {"rmse_db", "bias_db", "n"}}, "default": DEFAULT_MODEL}`` plus ``"dropped_rows": {"train",
+    "test"}`` when rows with NaN were dropped. bias = mean(predicted - measured)."""
+    train, n_tr = validate_measurements(train_df, "train")
+    test, n_te = validate_measurements(test_df, "test")
+    models = models if models is not None else default_models()
+    geo = test.drop(columns="RSRP")  # the test area's map, never its labels
+    out: dict[str, Any] = {"models": {name: _score(m.fit(train, [geo]).predict(test),
+                                                   test["RSRP"].to_numpy())
+                                      for name, m in models.items()},
+                           "default": DEFAULT_MODEL if DEFAULT_MODEL in models else
+                           next(iter(models))}
+    if n_tr or n_te:
+        out["dropped_rows"] = {"train": n_tr, "test": n_te}
+    return out
+
+
+def evaluate_files(train_csv: Path, test_csv: Path) -> dict[str, Any]:
+    """:func:`evaluate_frames` on two Huawei CSV files (``.csv`` or ``.csv.gz``)."""
+    return evaluate_frames(pd.read_csv(train_csv), pd.read_csv(test_csv))
+
+
+def grouped_cv(df: pd.DataFrame, n_splits: int = 4,
+               models: dict[str, HuaweiModel] | None = None) -> dict[str, dict[str, Any]]:
+    """By-cell K-fold CV (``GroupKFold`` on ``Cell Index``): per model the fold RMSEs [dB] and
+    their mean (``{"fold_rmse_db": [...], "mean_rmse_db": x}``)."""
+    df, _ = validate_measurements(df)
+    names = list(models if models is not None else default_models())
+    res: dict[str, list[float]] = {n: [] for n in names}
+    for tr, te in GroupKFold(n_splits).split(df, groups=df["Cell Index"]):
+        fresh = default_models() if models is None else models
+        scored = evaluate_frames(df.iloc[tr], df.iloc[te], fresh)["models"]
+        for n in names:
+            res[n].append(scored[n]["rmse_db"])
+    return {n: {"fold_rmse_db": v, "mean_rmse_db": float(np.mean(v))} for n, v in res.items()}

@@ -1,0 +1,202 @@
+"""L1 AI engine: calibration of TR 38.901 UMa against the measured Huawei Cup 2019 RSRP.
+
+Real data only (``../shared/data/radio/huawei_cup2019_rsrp``); models are fitted once per module
+on a row subsample (1500 rows per train cell, 400 per test cell) of a fixed by-cell split
+(36 train / 12 unseen test cells, seed 0) to stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from twinnet.data import shared_data_dir
+from twinnet.errors import InputError
+from twinnet.radio.engine import (
+    DEFAULT_MODEL,
+    HUAWEI_COLUMNS,
+    GradientBoostedCorrection,
+    HuaweiModel,
+    ResidualCorrector,
+    Uncalibrated38901,
+    default_models,
+    evaluate_files,
+    huawei_features,
+    split_by_cell,
+)
+
+pytestmark = pytest.mark.shared_data
+CSV = "cluster_1km_x409900_y3391300_48cells.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def huawei_df() -> pd.DataFrame:
+    return pd.read_csv(shared_data_dir("radio/huawei_cup2019_rsrp") / CSV)
+
+
+def _subsample(df: pd.DataFrame, per_cell: int, seed: int) -> pd.DataFrame:
+    shuffled = df.sample(frac=1.0, random_state=seed)
+    return shuffled.groupby("Cell Index").head(per_cell).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def split(huawei_df):
+    train, test = split_by_cell(huawei_df, test_fraction=0.25, seed=0)
+    return _subsample(train, 1500, 1), _subsample(test, 400, 2)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    train, test = split
+    y = test["RSRP"].to_numpy()
+    out = {}
+    for name, model in default_models(n_threads=1).items():
+        # as evaluate_frames: the test area's geodata (not its RSRP) extends the terrain map
+        model.fit(train, map_frames=[test.drop(columns="RSRP")])
+        mean, std = model.predict(test, return_std=True)
+        out[name] = (model, mean, std, y)
+    return out
+
+
+def _rmse(mean, y):
+    return float(np.sqrt(np.mean((mean - y) ** 2)))
+
+
+def test_split_by_cell_is_disjoint_and_reproducible(huawei_df):
+    train, test = split_by_cell(huawei_df, test_fraction=0.25, seed=0)
+    tr_cells, te_cells = set(train["Cell Index"]), set(test["Cell Index"])
+    assert not tr_cells & te_cells
+    assert len(te_cells) == 12 and len(tr_cells) == 36
+    assert len(train) + len(test) == len(huawei_df)
+    again = split_by_cell(huawei_df, test_fraction=0.25, seed=0)[1]
+    assert set(again["Cell Index"]) == te_cells
+    assert set(split_by_cell(huawei_df, 0.25, seed=1)[1]["Cell Index"]) != te_cells
+    with pytest.raises(InputError):
+        split_by_cell(huawei_df, test_fraction=1.0)
+
+
+def test_reference_prediction_matches_hand_computed_38901():
+    # Site at (0, 0), 30 m antenna, boresight north; the bin 500 m north on flat terrain.
+    h_bs, h_ut, d2d, fc_ghz, rs_power = 30.0, 1.5, 500.0, 2.585, 10.0
+    below_deg = math.degrees(math.atan2(h_bs - h_ut, d2d))  # 3.262°: tilt steered at the bin
+    row = {"Cell Index": 1, "Cell X": 0.0, "Cell Y": 0.0, "Height": h_bs, "Azimuth": 0.0,
+           "Electrical Downtilt": below_deg, "Mechanical Downtilt": 0.0,
+           "Frequency Band": 2585.0, "RS Power": rs_power, "Cell Altitude": 500.0,
+           "Cell Building Height": 0.0, "Cell Clutter Index": 5, "X": 0.0, "Y": d2d,
+           "Altitude": 500.0, "Building Height": 0.0, "Clutter Index": 5, "RSRP": -100.0}
+    df = pd.DataFrame([row])
+    # TR 38.901 Table 7.4.1-1, UMa: d'BP = 4 (hBS-1)(hUT-1) fc/c = 499.77 m < d2D -> PL2 (LOS).
+    d3d = math.hypot(d2d, h_bs - h_ut)  # 500.81 m
+    dbp = 4 * (h_bs - 1) * (h_ut - 1) * fc_ghz * 1e9 / 3e8
+    assert dbp == pytest.approx(499.77, abs=0.01)
+    pl_los = (28.0 + 40 * math.log10(d3d) + 20 * math.log10(fc_ghz)
+              - 9 * math.log10(dbp**2 + (h_bs - h_ut) ** 2))  # 95.64 dB
+    pl_nlos_prime = 13.54 + 39.08 * math.log10(d3d) + 20 * math.log10(fc_ghz)  # 127.29 dB
+    pl = max(pl_los, pl_nlos_prime)
+    assert pl == pytest.approx(127.29, abs=0.01)
+    # Table 7.3-1 element (8 dBi, A_V = -12 (dtheta/65)^2, on boresight A_H = 0) + a 10-element
+    # array steered at the bin: +10 dB.
+    gain = 8.0 - 12.0 * (below_deg / 65.0) ** 2 + 10.0
+    expected = rs_power + gain - pl  # -99.32 dBm
+    assert expected == pytest.approx(-99.32, abs=0.01)
+    feats = huawei_features(df)
+    assert feats["pathloss_38901_db"].iloc[0] == pytest.approx(pl, abs=1e-9)
+    assert feats["antenna_gain_db"].iloc[0] == pytest.approx(gain, abs=1e-6)
+    assert Uncalibrated38901().predict(df)[0] == pytest.approx(expected, abs=1e-6)
+    assert feats["azimuth_offset_deg"].iloc[0] == pytest.approx(0.0)
+    assert feats["vertical_offset_deg"].iloc[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_engines_rank_on_unseen_cells(fitted):
+    rmse = {name: _rmse(mean, y) for name, (_, mean, _, y) in fitted.items()}
+    assert rmse["uncalibrated_38901"] > 15.0
+    assert rmse["linear"] < rmse["uncalibrated_38901"] - 10.0
+    assert rmse[DEFAULT_MODEL] < rmse["linear"]
+    # 8.55 dB here; 8.51 dB with all training rows, 8.51 dB mean of by-cell 4-fold CV. The
+    # 8 dB goal is not reached on this data (within-cell sigma of a per-cell fit is ~8 dB).
+    assert rmse[DEFAULT_MODEL] < 9.0
+    _, mean, _, y = fitted[DEFAULT_MODEL]
+    assert abs(float(np.mean(mean - y))) < 2.5
+
+
+def test_interval_coverage_on_unseen_cells(fitted):
+    model, mean, std, y = fitted[DEFAULT_MODEL]
+    assert np.all(std > 0) and 4.0 < float(np.mean(std)) < 14.0
+    for coverage, lo, hi in ((0.8, 0.70, 0.90), (0.95, 0.88, 0.99)):
+        z = norm.ppf(0.5 + coverage / 2)
+        assert lo < float(np.mean(np.abs(y - mean) <= z * std)) < hi
+    assert isinstance(model, HuaweiModel)
+
+
+def test_predict_interval_and_features_without_rsrp(fitted, split):
+    model = fitted["gbm"][0]
+    test = split[1].head(50).drop(columns="RSRP")
+    low, high = model.predict_interval(test, coverage=0.8)
+    mean = model.predict(test)
+    assert low.shape == mean.shape == (50,)
+    assert np.all(low < mean) and np.all(mean < high)
+
+
+def _write(df: pd.DataFrame, path) -> None:
+    df.to_csv(path, index=False)
+
+
+def test_evaluate_files_schema_and_nan_rows(split, tmp_path):
+    train, test = (_subsample(f, 120, 3) for f in split)
+    train.loc[0, "RSRP"] = np.nan
+    train_csv, test_csv = tmp_path / "train.csv.gz", tmp_path / "test.csv"
+    _write(train, train_csv)
+    _write(test, test_csv)
+    res = evaluate_files(train_csv, test_csv)
+    assert set(res) == {"models", "default", "dropped_rows"}
+    assert res["dropped_rows"] == {"train": 1, "test": 0}
+    assert res["default"] == DEFAULT_MODEL
+    assert set(res["models"]) == {"uncalibrated_38901", "linear", "gbm", "gbm_spatial"}
+    for score in res["models"].values():
+        assert set(score) == {"rmse_db", "bias_db", "n"}
+        assert score["n"] == len(test)
+        assert isinstance(score["rmse_db"], float) and score["rmse_db"] > 0
+    assert res["models"]["uncalibrated_38901"]["rmse_db"] > res["models"]["linear"]["rmse_db"]
+
+
+def test_missing_column_names_the_column(split, tmp_path):
+    train, test = split
+    _write(train.head(20), tmp_path / "train.csv")
+    _write(test.head(20).drop(columns="Azimuth"), tmp_path / "test.csv")
+    with pytest.raises(InputError, match="Azimuth") as err:
+        evaluate_files(tmp_path / "train.csv", tmp_path / "test.csv")
+    assert err.value.field == "Azimuth"
+    assert "Azimuth" in HUAWEI_COLUMNS
+
+
+def test_residual_corrector_generic_and_persistence(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.uniform(size=n),
+                      "kind": rng.integers(0, 3, n), "x_m": rng.uniform(0, 500, n),
+                      "y_m": rng.uniform(0, 500, n), "cell": rng.integers(0, 10, n)})
+    resid = 3.0 * X["a"] + 2.0 * (X["kind"] == 2) + rng.normal(0, 1.0, n)
+    for method in ("linear", "gbm"):
+        eng = ResidualCorrector(["a", "b", "kind"], ["kind"], method, xy_columns=("x_m", "y_m"),
+                                group_column="cell", max_iter=60, min_samples_leaf=50)
+        eng.fit(X, resid)
+        assert _rmse(eng.predict(X), resid.to_numpy()) < 1.3
+        assert 0.6 < float(np.mean(eng.predict_std(X))) < 1.6
+        eng.save(tmp_path / f"{method}.pkl")
+        back = ResidualCorrector.load(tmp_path / f"{method}.pkl")
+        np.testing.assert_array_equal(back.predict(X), eng.predict(X))
+    with pytest.raises(InputError, match="missing"):
+        ResidualCorrector(["a", "nope"]).fit(X, resid)
+
+
+def test_huawei_model_save_load_roundtrip(fitted, split, tmp_path):
+    model = fitted[DEFAULT_MODEL][0]
+    assert isinstance(model, GradientBoostedCorrection)
+    model.save(tmp_path / "m.pkl")
+    back = GradientBoostedCorrection.load(tmp_path / "m.pkl")
+    test = split[1].head(100)
+    np.testing.assert_allclose(back.predict(test), model.predict(test))
