@@ -116,9 +116,10 @@ def test_engines_rank_on_unseen_cells(fitted):
     assert rmse["uncalibrated_38901"] > 15.0
     assert rmse["linear"] < rmse["uncalibrated_38901"] - 10.0
     assert rmse[DEFAULT_MODEL] < rmse["linear"]
-    # 8.55 dB here; 8.51 dB with all training rows, 8.51 dB mean of by-cell 4-fold CV. The
-    # 8 dB goal is not reached on this data (within-cell sigma of a per-cell fit is ~8 dB).
-    assert rmse[DEFAULT_MODEL] < 9.0
+    # 8.34 dB here (8.55 before the serving-area features); 8.37 dB with all training rows,
+    # 8.34 dB mean of by-cell 4-fold CV. The 8 dB goal is not reached on this data (within-cell
+    # sigma of a per-cell fit is ~8 dB; per-cell offsets alone leave ~3.4 dB unexplained).
+    assert rmse[DEFAULT_MODEL] < 8.45
     _, mean, _, y = fitted[DEFAULT_MODEL]
     assert abs(float(np.mean(mean - y))) < 2.5
 
@@ -139,6 +140,17 @@ def test_predict_interval_and_features_without_rsrp(fitted, split):
     mean = model.predict(test)
     assert low.shape == mean.shape == (50,)
     assert np.all(low < mean) and np.all(mean < high)
+
+
+def test_serving_area_features_do_not_depend_on_the_query_batch(fitted, split):
+    # the served-area statistics come from the fit's map frames, so a part of a cell's bins
+    # gets the same prediction as within the whole test frame
+    model, mean, _, _ = fitted[DEFAULT_MODEL]
+    test = split[1]
+    part = test.iloc[::7]
+    np.testing.assert_allclose(model.predict(part), mean[::7], atol=1e-9)
+    feats = huawei_features(test)
+    assert feats["d_rank"].between(0.0, 1.0).all() and np.isfinite(feats["d_rel_median"]).all()
 
 
 def _write(df: pd.DataFrame, path) -> None:

@@ -9,7 +9,11 @@ Learned engines fit the *residual* ``measured - 38.901`` with a :class:`Residual
 ridge regression (``linear``, the classic K-factor fit) or ridge followed by boosted trees on its
 residual (``gbm``), optionally with neighbour evidence, the mean residual of *other* cells'
 measurements in squares of 5/15/50 m around the bin (``gbm_spatial``, the default engine: best in
-by-cell 4-fold CV). Uncertainty: a second model of |residual| fitted on out-of-fold residuals
+by-cell 4-fold CV). The boosted engines also see :data:`SERVING_AREA_FEATURES`, cues of the
+serving-cell selection bias of the data (a cell's rows are only the bins it serves): the bin's
+distance relative to its cell's served area (median / 90th percentile / rank; known from the
+geodata of the area to predict, never its RSRP) and the margin of the best competing sector's
+crude link budget. Uncertainty: a second model of |residual| fitted on out-of-fold residuals
 (folds by cell), scaled so that the out-of-fold z-scores have unit variance.
 
 Huawei column conventions (2019 Huawei Cup data): ``Height`` is the antenna height above the
@@ -48,8 +52,9 @@ from twinnet.radio.pathloss import pathloss_uma_nlos_db
 FloatArray = NDArray[np.float64]
 
 __all__ = [
-    "DEFAULT_MODEL", "HUAWEI_COLUMNS", "PHYSICS_FEATURES", "GradientBoostedCorrection",
-    "HuaweiModel", "LinearCorrection", "ResidualCorrector", "TerrainMap", "Uncalibrated38901",
+    "DEFAULT_MODEL", "HUAWEI_COLUMNS", "PHYSICS_FEATURES", "SERVING_AREA_FEATURES",
+    "GradientBoostedCorrection", "HuaweiModel", "LinearCorrection", "ResidualCorrector",
+    "TerrainMap", "Uncalibrated38901",
     "default_models", "evaluate_files", "evaluate_frames", "grouped_cv", "huawei_features",
     "split_by_cell", "validate_measurements",
 ]
@@ -69,6 +74,13 @@ PHYSICS_FEATURES = (
     "total_tilt_deg", "terrain_diff_m", "h_eff_m", "pathloss_38901_db", "rs_power_dbm",
     "knife_edge_db", "excess_height_m", "obstructed_frac", "building_frac", "other_site_ratio",
     "other_sector_offset_deg",
+)
+#: Serving-area features of :func:`huawei_features` added by the boosted engines: the bin's
+#: place within its cell's served area (known from geodata alone) and the margin of the best
+#: competing sector's crude link budget over the serving one's.
+SERVING_AREA_FEATURES = (
+    "d_rel_median", "d_rel_p90", "d_rank", "log10_d_dev", "azimuth_rel_p90",
+    "competitor_margin_db", "n_competitors_6db",
 )
 DEFAULT_MODEL = "gbm_spatial"
 
@@ -175,6 +187,61 @@ class TerrainMap:
         return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def _link_score_db(d2d_m: FloatArray, azimuth_offset_deg: FloatArray) -> FloatArray:
+    """Crude link budget of a sector [dB]: horizontal pattern (Table 7.3-1) - 35 log10 d."""
+    return (-np.minimum(12.0 * (azimuth_offset_deg / 65.0) ** 2, 30.0)
+            - 35.0 * np.log10(np.maximum(d2d_m, MIN_D2D_M)))
+
+
+def _competitor_features(df: pd.DataFrame, sectors: pd.DataFrame, own_score: FloatArray
+                         ) -> tuple[FloatArray, FloatArray]:
+    """Best other sector's :func:`_link_score_db` minus the serving one's, and the number of
+    other sectors within 6 dB of the serving one."""
+    x, y = df["X"].to_numpy(float), df["Y"].to_numpy(float)
+    own = df[["Cell X", "Cell Y", "Azimuth"]].to_numpy(float)
+    best, n6 = np.full(len(df), -np.inf), np.zeros(len(df))
+    for sx, sy, az in sectors[["Cell X", "Cell Y", "Azimuth"]].drop_duplicates().to_numpy(float):
+        dx, dy = x - sx, y - sy
+        off = wrap_angle_deg(np.degrees(np.arctan2(dx, dy)) - az)
+        score = _link_score_db(np.hypot(dx, dy), off)
+        score = np.where(np.all(own == (sx, sy, az), axis=1), -np.inf, score)
+        best, n6 = np.maximum(best, score), n6 + (score > own_score - 6.0)
+    return np.where(np.isfinite(best), best - own_score, -60.0), n6
+
+
+def _area_points(df: pd.DataFrame) -> pd.DataFrame:
+    """Served bins of each cell (geodata only): ``cell``, ``d2d_m``, ``abs_az_deg``."""
+    dx, dy = (df["X"] - df["Cell X"]).to_numpy(float), (df["Y"] - df["Cell Y"]).to_numpy(float)
+    az = wrap_angle_deg(np.degrees(np.arctan2(dx, dy)) - df["Azimuth"].to_numpy(float))
+    return pd.DataFrame({"cell": df["Cell Index"].to_numpy(), "d2d_m": np.hypot(dx, dy),
+                         "abs_az_deg": np.abs(az)})
+
+
+def _area_features(df: pd.DataFrame, area: pd.DataFrame) -> dict[str, FloatArray]:
+    """Place of each bin within its cell's served area (``area``: :func:`_area_points` of the
+    served bins; cells of ``df`` missing there use ``df``'s own rows): distance over the cell's
+    median / 90th-percentile served distance, distance rank (0-1), log10 distance minus the
+    cell's mean, |azimuth offset| over the cell's 90th percentile."""
+    q = _area_points(df)
+    area = pd.concat([area, q[~q["cell"].isin(area["cell"])]])
+    d = np.maximum(q["d2d_m"].to_numpy(), MIN_D2D_M)
+    out = {k: np.full(len(q), np.nan) for k in (
+        "d_rel_median", "d_rel_p90", "d_rank", "log10_d_dev", "azimuth_rel_p90")}
+    cells = q["cell"].to_numpy()
+    for cell, grp in area.groupby("cell"):
+        m = cells == cell
+        if not m.any():
+            continue
+        ds = np.sort(np.maximum(grp["d2d_m"].to_numpy(float), MIN_D2D_M))
+        out["d_rel_median"][m] = d[m] / np.median(ds)
+        out["d_rel_p90"][m] = d[m] / np.quantile(ds, 0.9)
+        out["d_rank"][m] = np.searchsorted(ds, d[m], side="right") / len(ds)
+        out["log10_d_dev"][m] = np.log10(d[m]) - np.mean(np.log10(ds))
+        out["azimuth_rel_p90"][m] = q["abs_az_deg"].to_numpy()[m] / max(
+            float(np.quantile(grp["abs_az_deg"], 0.9)), 5.0)
+    return out
+
+
 def _serving_area_features(df: pd.DataFrame, sectors: pd.DataFrame, bearing_deg: FloatArray
                            ) -> tuple[FloatArray, FloatArray]:
     """Cues of the serving-area selection: log10(distance to the nearest *other* site / distance
@@ -197,7 +264,8 @@ def _serving_area_features(df: pd.DataFrame, sectors: pd.DataFrame, bearing_deg:
 
 
 def huawei_features(df: pd.DataFrame, terrain: TerrainMap | None = None,
-                    sectors: pd.DataFrame | None = None) -> pd.DataFrame:
+                    sectors: pd.DataFrame | None = None, area: pd.DataFrame | None = None
+                    ) -> pd.DataFrame:
     """Physics features of each Huawei row (see module docstring for the conventions).
 
     Geometry: ``h_eff_m`` = antenna height above the bin's ground (site altitude + antenna
@@ -205,7 +273,8 @@ def huawei_features(df: pd.DataFrame, terrain: TerrainMap | None = None,
     the bin's angle below the horizon minus the total (electrical + mechanical) downtilt. The
     38.901 prediction ``pred_38901_dbm = RS power + antenna gain - PL_UMa-NLOS`` clamps
     ``d2D >= 10 m`` and ``h_BS >= 2.5 m``. ``terrain`` defaults to a map of ``df`` itself;
-    ``sectors`` (``Cell X``, ``Cell Y``, ``Azimuth`` of known cells) to the cells of ``df``.
+    ``sectors`` (``Cell X``, ``Cell Y``, ``Azimuth`` of known cells) to the cells of ``df``;
+    ``area`` (served bins of each cell, geodata only, as ``_area_points``) to ``df``'s rows.
     """
     f = {c: df[c].to_numpy(float) for c in HUAWEI_COLUMNS if c != "RSRP"}
     dx, dy = f["X"] - f["Cell X"], f["Y"] - f["Cell Y"]
@@ -228,7 +297,10 @@ def huawei_features(df: pd.DataFrame, terrain: TerrainMap | None = None,
     src = np.c_[f["Cell X"], f["Cell Y"], f["Cell Altitude"] + h_ant]
     dst = np.c_[f["X"], f["Y"], f["Altitude"] + UE_HEIGHT_M]
     prof = terrain.profile_features(src, dst, f["Frequency Band"])
-    ratio, other_off = _serving_area_features(df, df if sectors is None else sectors, bearing)
+    sectors = df if sectors is None else sectors
+    ratio, other_off = _serving_area_features(df, sectors, bearing)
+    margin, n6 = _competitor_features(df, sectors, _link_score_db(d2d, az_off))
+    area_f = _area_features(df, _area_points(df) if area is None else area)
     return pd.DataFrame({
         "x_m": f["X"], "y_m": f["Y"], "cell_id": df["Cell Index"].to_numpy(),
         "d2d_m": d2d, "d3d_m": d3d, "log10_d3d_m": np.log10(d3d), "azimuth_offset_deg": az_off,
@@ -239,7 +311,8 @@ def huawei_features(df: pd.DataFrame, terrain: TerrainMap | None = None,
         "total_tilt_deg": tilt, "terrain_diff_m": f["Cell Altitude"] - f["Altitude"],
         "h_eff_m": h_eff, "pathloss_38901_db": pl, "rs_power_dbm": f["RS Power"],
         "pred_38901_dbm": f["RS Power"] + gain - pl, **prof,
-        "other_site_ratio": ratio, "other_sector_offset_deg": other_off})
+        "other_site_ratio": ratio, "other_sector_offset_deg": other_off, **area_f,
+        "competitor_margin_db": margin, "n_competitors_6db": n6})
 
 
 class _Pickled:
@@ -421,17 +494,20 @@ class HuaweiModel(_Pickled):
         known = getattr(self, "terrain_points_", None)
         terrain = TerrainMap.from_frames(df, *([] if known is None else [known]))
         cells = df[["Cell X", "Cell Y", "Azimuth"]]
-        return huawei_features(df, terrain, pd.concat([getattr(self, "sectors_", None), cells]))
+        return huawei_features(df, terrain, pd.concat([getattr(self, "sectors_", None), cells]),
+                               getattr(self, "area_points_", None))
 
     def fit(self, df: pd.DataFrame, map_frames: Sequence[pd.DataFrame] = ()) -> HuaweiModel:
         """Fit on a Huawei frame (validated; NaN rows dropped). ``map_frames``: further frames
-        whose *geodata only* (bin terrain/building heights, cell positions; RSRP unused) extend
-        the terrain map and cell list, e.g. the area to be predicted."""
+        whose *geodata only* (bin terrain/building heights, cell positions, each cell's served
+        bins; RSRP unused) extend the terrain map, cell list and served areas, e.g. the area to
+        be predicted."""
         df, _ = validate_measurements(df, "train")
         maps = [validate_measurements(m, "map", with_rsrp=False)[0] for m in map_frames]
         self.terrain_points_ = TerrainMap.from_frames(df, *maps).points  # small to pickle
         self.sectors_ = pd.concat([f[["Cell X", "Cell Y", "Azimuth"]] for f in [df, *maps]]
                                   ).drop_duplicates()
+        self.area_points_ = pd.concat([_area_points(f) for f in [df, *maps]])
         if self.corrector is not None:
             feats = self._features(df)
             self.corrector.fit(feats, df["RSRP"].to_numpy() - feats["pred_38901_dbm"].to_numpy())
@@ -480,7 +556,7 @@ class GradientBoostedCorrection(HuaweiModel):
         self.spatial = spatial
         self.name = "gbm_spatial" if spatial else "gbm"
         self.corrector = ResidualCorrector(
-            PHYSICS_FEATURES, ("clutter",), "gbm",
+            PHYSICS_FEATURES + SERVING_AREA_FEATURES, ("clutter",), "gbm",
             xy_columns=("x_m", "y_m") if spatial else None, group_column="cell_id",
             max_iter=max_iter, learning_rate=learning_rate, n_threads=n_threads)
 
