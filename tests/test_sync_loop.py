@@ -68,6 +68,10 @@ def test_store_holds_the_whole_loop(loop_run):
     assert "L1" in set(rec.layer)
     model = store.load_model("L1")
     assert model.n_reports_ > 1000
+    # a second run into the same store keeps its telemetry apart (its own source)
+    again = run_sync_loop("hotspot", store, intervals=3, calibrate=False,
+                          reports_per_interval=20)
+    assert store.count("cell_kpis") == 21 * (n + len(again.intervals))
 
 
 def test_emulator_hides_truth_and_obeys_directives():

@@ -11,6 +11,7 @@ runs.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,7 @@ def run_sync_loop(
     emu = NetworkEmulator(sc, truth=truth, interval_s=interval_s,
                           reports_per_interval=reports_per_interval)
     twin = DigitalTwin(sc)
-    sync = TwinSync(store, twin)
+    sync = TwinSync(store, twin, source=f"emulator:{uuid.uuid4().hex[:8]}")
     sync.publish_topology(emu.recorded, sc)
     monitor = FidelityMonitor(store)
     result = SyncLoopResult(pd.DataFrame(), warmup)

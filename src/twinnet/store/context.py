@@ -224,7 +224,8 @@ class ContextStore:
         """Validate and store rows produced in-process (emulator telemetry, twin predictions).
 
         Returns ``{"accepted", "quarantined"}``; rejected rows go to ``quarantine`` with a
-        batch id of ``source``.
+        batch id of ``source``. Rows are keyed by ``source`` and their natural key (time, cell
+        [, UE]): appending the same rows again adds nothing.
         """
         if table not in INGEST_TABLES:
             raise InputError("table", table, f"one of {sorted(INGEST_TABLES)}")
@@ -232,7 +233,7 @@ class ContextStore:
         raw = df.reset_index(drop=True)
         res = validate_batch(spec, raw, self.known_cells())
         acc = res.accepted
-        key = pd.Series(table, index=acc.index, dtype=object)
+        key = pd.Series(f"{table}|{source}", index=acc.index, dtype=object)
         for c in spec.natural_key:
             key = key + "|" + acc[c].astype(str)
         acc["row_key"] = key
