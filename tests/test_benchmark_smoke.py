@@ -25,3 +25,14 @@ def test_benchmark_quick_writes_table_and_json(tmp_path):
         assert r["kpis"]["load_converged"]
         assert "speedup_vs_naive_1thread" in r  # reported, never asserted (timing is noisy)
     assert "dense-10k" in p.stdout
+
+
+def test_whatif_benchmark_runs_and_methods_agree(tmp_path):
+    out = tmp_path / "whatif.json"
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "whatif_hotspot.py"),
+                        "--plans", "6", "--rebuild-plans", "2", "--json", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]  # the script asserts identical KPIs
+    rows = {r["case"]: r for r in json.loads(out.read_text())["rows"]}
+    assert len(rows) == 4 and all(r["plans_per_s"] > 0 for r in rows.values())
+    assert "plans/s" in p.stdout

@@ -94,3 +94,39 @@ def test_with_updates_revalidates():
     assert sc.with_updates(seed=9).seed == 9
     with pytest.raises(ScenarioError, match="seed"):
         sc.with_updates(seed=-1)
+
+
+def test_small_cell_candidates_are_inactive_and_leave_the_macro_twin_unchanged():
+    import numpy as np
+
+    from twinnet.twin import DigitalTwin
+
+    base = DigitalTwin.from_scenario("hotspot")
+    sc = base.scenario.with_updates(small_cells=[
+        {"name": "SC1", "x_m": 70.0, "y_m": 40.0, "bearing_deg": 210.0},
+        {"name": "SC2", "x_m": -50.0, "y_m": 10.0, "active": True, "tx_power_dbm": 33.0}])
+    twin = DigitalTwin(sc)
+    net = twin.network
+    assert net.n_sites == 9 and net.n_cells == 23
+    assert net.cell_names[-2:] == ["SC1/1", "SC2/1"]
+    assert list(net.cell_active[-2:]) == [False, True]
+    assert net.site_height_m[-1] == 10.0 and net.cell_tx_power_dbm[-1] == 33.0
+    # same users, same macro links: candidates add columns, they change nothing else
+    assert np.array_equal(twin.users.x_m, base.users.x_m)
+    g0, _ = base.link_gains()
+    g1, _ = twin.link_gains()
+    assert np.array_equal(g0[:, :21], g1[:, :21])
+    # an inactive candidate serves nobody: KPIs equal the macro-only twin's
+    twin.network.cell_active[-1] = False
+    k0, k1 = base.evaluate().kpis, twin.evaluate().kpis
+    assert k1["peak_prb_utilization"] == pytest.approx(k0["peak_prb_utilization"])
+
+
+def test_small_cell_validation_names_the_field():
+    from twinnet.scenario import load_scenario
+
+    sc = load_scenario("hotspot")
+    with pytest.raises(ScenarioError, match=r"small_cells\.0\.height_m"):
+        sc.with_updates(small_cells=[{"name": "A", "x_m": 0, "y_m": 0, "height_m": 500}])
+    with pytest.raises(ScenarioError, match="carrier 'n1'"):
+        sc.with_updates(small_cells=[{"name": "A", "x_m": 0, "y_m": 0, "carrier": "n1"}])

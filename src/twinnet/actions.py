@@ -12,7 +12,7 @@ value is rejected when the action is built (``field = value: expected``), never 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -20,7 +20,7 @@ from twinnet.errors import InputError
 from twinnet.network.topology import Network
 
 __all__ = ["Action", "ActionPlan", "SetCellActive", "SetCellOffset", "SetElectricalTilt",
-           "SetTxPower", "parse_action"]
+           "SetTxPower", "action_schema", "parse_action"]
 
 
 class _Action(BaseModel):
@@ -28,8 +28,16 @@ class _Action(BaseModel):
 
     cell: str = Field(min_length=1, max_length=64, description="target cell id")
 
+    #: cost of one action of this kind (operational effort, energy or capex; arbitrary units)
+    COST: ClassVar[float] = 1.0
+    #: the action changes link gains (tilt): a what-if must recompute the links it touches
+    CHANGES_GAINS: ClassVar[bool] = False
+
     def touched_cells(self) -> list[str]:
         return [self.cell]
+
+    def cost(self) -> float:
+        return self.COST
 
     def _index(self, network: Network) -> int:
         names = network.cell_names
@@ -57,6 +65,8 @@ class SetElectricalTilt(_Action):
 
     type: Literal["set_electrical_tilt"] = "set_electrical_tilt"
     tilt_deg: float = Field(ge=-5.0, le=20.0)
+    COST: ClassVar[float] = 2.0
+    CHANGES_GAINS: ClassVar[bool] = True
 
     def apply(self, network: Network) -> None:
         network.cell_elec_tilt_deg[self._index(network)] = self.tilt_deg
@@ -78,6 +88,7 @@ class SetCellActive(_Action):
 
     type: Literal["set_cell_active"] = "set_cell_active"
     active: bool
+    COST: ClassVar[float] = 20.0
 
     def apply(self, network: Network) -> None:
         network.cell_active[self._index(network)] = self.active
@@ -116,3 +127,14 @@ class ActionPlan(BaseModel):
     def apply(self, network: Network) -> None:
         for a in self.actions:
             a.apply(network)
+
+    def cost(self) -> float:
+        return float(sum(a.cost() for a in self.actions))
+
+    def changes_gains(self) -> bool:
+        return any(a.CHANGES_GAINS for a in self.actions)
+
+
+def action_schema() -> dict[str, Any]:
+    """JSON Schema of an :class:`ActionPlan` (for constrained decoding by the LLM engine)."""
+    return ActionPlan.model_json_schema()

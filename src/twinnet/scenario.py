@@ -167,6 +167,22 @@ class Hotspot(_Model):
     demand_factor: float = Field(1.0, gt=0, le=1000)
 
 
+class SmallCell(_Model):
+    """A candidate small-cell site: built into the network *inactive* (an RRM action can
+    switch it on). One directional sector on one carrier (default: the first)."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+    x_m: float
+    y_m: float
+    height_m: float = Field(10.0, ge=1.5, le=50.0)
+    tx_power_dbm: float = Field(30.0, ge=0.0, le=46.0)
+    bearing_deg: float = Field(0.0, ge=-360.0, le=360.0)
+    electrical_tilt_deg: float = Field(10.0, ge=-5.0, le=30.0)
+    carrier: str | None = None
+    active: bool = False
+    capex: float = Field(50.0, ge=0.0, description="cost of activating it (arbitrary units)")
+
+
 class Raster(_Model):
     """A demand map: ``source = "milan"`` reads the Telecom Italia per-square totals
     (``../shared/data/milan`` or ``$TWINNET_DATA/milan``), cropping ``size`` × ``size`` squares
@@ -257,6 +273,7 @@ class Scenario(_Model):
     demand: Demand = Field(default_factory=Demand)
     link: LinkConfig = Field(default_factory=LinkConfig)
     radio: Radio = Field(default_factory=Radio)
+    small_cells: list[SmallCell] = Field(default_factory=list)
     base_dir: str | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
@@ -264,6 +281,13 @@ class Scenario(_Model):
         names = [c.name for c in self.carriers]
         if len(set(names)) != len(names):
             raise ValueError(f"carrier names must be unique, got {names}")
+        for sc in self.small_cells:
+            if sc.carrier is not None and sc.carrier not in names:
+                raise ValueError(f"small cell {sc.name!r}: carrier {sc.carrier!r} is not one "
+                                 f"of {names}")
+        sc_names = [s.name for s in self.small_cells]
+        if len(set(sc_names)) != len(sc_names):
+            raise ValueError(f"small-cell names must be unique, got {sc_names}")
         return self
 
     @classmethod

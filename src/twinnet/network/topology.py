@@ -228,8 +228,10 @@ def _from_csv(layout: CsvLayout, base_dir: str | None):
     return names, np.column_stack([xs, ys]), np.array(hs), cells
 
 
-def build_network(scenario: Scenario) -> Network:
-    """Build the :class:`Network` of a scenario (every sector gets every carrier)."""
+def build_network(scenario: Scenario, small_cells: bool = True) -> Network:
+    """Build the :class:`Network` of a scenario (every sector gets every carrier); candidate
+    small cells (``scenario.small_cells``) follow as one-sector sites, inactive unless the
+    scenario says otherwise."""
     layout = scenario.layout
     if isinstance(layout, HexLayout):
         names, pos, heights, cells = _from_hex(layout)
@@ -253,12 +255,31 @@ def build_network(scenario: Scenario) -> Network:
         sector_count[s] = sec + 1
         for k, car in enumerate(scenario.carriers):
             rows.append((s, sec, k, az, mt, et, car.tx_power_dbm if p is None else p))
+    active = [True] * len(rows)
+    height_l = [float(h) for h in heights]
+    pos_l = [tuple(p) for p in pos]
+    n_macro = len(names)
+    names = list(names)
+    if small_cells:
+        car_idx = {c.name: k for k, c in enumerate(scenario.carriers)}
+        for i, sc in enumerate(scenario.small_cells):
+            if sc.name in names:
+                raise ScenarioError("<scenario>", [(f"small_cells.{i}.name", sc.name,
+                                                    "a name no macro site uses")])
+            names.append(sc.name)
+            pos_l.append((sc.x_m, sc.y_m))
+            height_l.append(sc.height_m)
+            k = car_idx[sc.carrier] if sc.carrier is not None else 0
+            rows.append((n_macro + i, 0, k, sc.bearing_deg, 0.0, sc.electrical_tilt_deg,
+                         sc.tx_power_dbm))
+            active.append(sc.active)
+    pos = np.asarray(pos_l, dtype=np.float64).reshape(-1, 2)
     arr = np.array(rows, dtype=np.float64)
     return Network(
         site_names=names,
         site_x_m=np.ascontiguousarray(pos[:, 0]),
         site_y_m=np.ascontiguousarray(pos[:, 1]),
-        site_height_m=np.asarray(heights, dtype=np.float64),
+        site_height_m=np.asarray(height_l, dtype=np.float64),
         carriers=carriers,
         cell_site=arr[:, 0].astype(np.int32),
         cell_sector=arr[:, 1].astype(np.int32),
@@ -268,7 +289,7 @@ def build_network(scenario: Scenario) -> Network:
         cell_elec_tilt_deg=arr[:, 5].copy(),
         cell_tx_power_dbm=arr[:, 6].copy(),
         cell_cio_db=np.zeros(len(rows)),
-        cell_active=np.ones(len(rows), dtype=bool),
+        cell_active=np.array(active, dtype=bool),
         wrap_shifts_m=shifts,
         isd_m=isd,
         omni=omni,

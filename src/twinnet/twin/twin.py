@@ -85,6 +85,22 @@ class RadioFields:
             fields.append(f)
         return cls(tuple(fields), ox, oy)
 
+    def with_extra_sites(self, n_extra: int, scenario_name: str, rng: np.random.Generator
+                         ) -> RadioFields:
+        """The same fields with offsets for ``n_extra`` more sites appended."""
+        dists = CORRELATION_DISTANCES_M[scenario_name]
+        ox = [self.offsets_x]
+        oy = [self.offsets_y]
+        add_x = np.empty((4, n_extra))
+        add_y = np.empty((4, n_extra))
+        for k, (f, d) in enumerate(zip(self.fields, dists, strict=True)):
+            off = site_offsets_m(n_extra, f.period_m, d, rng)
+            add_x[k], add_y[k] = off[:, 0], off[:, 1]
+        ox.append(add_x)
+        oy.append(add_y)
+        return RadioFields(self.fields, np.ascontiguousarray(np.hstack(ox)),
+                           np.ascontiguousarray(np.hstack(oy)))
+
     @classmethod
     def empty(cls, n_sites: int) -> RadioFields:
         f = SpatialField(np.zeros((1, 1), np.float32), 1.0, 1.0)
@@ -135,11 +151,19 @@ class DigitalTwin:
         self.scenario = scenario
         rng = np.random.default_rng(scenario.seed)
         self.network = network if network is not None else build_network(scenario)
-        self.users = users if users is not None else drop_users(scenario, self.network, rng)
+        # users and fields are drawn for the macro layout; candidate small cells get their
+        # own field offsets from a separate stream, so adding candidates changes nothing else
+        macro = build_network(scenario, small_cells=False) if scenario.small_cells \
+            else self.network
+        self.users = users if users is not None else drop_users(scenario, macro, rng)
         prop = scenario.propagation
         if prop.spatially_consistent:
-            self.fields = RadioFields.generate(prop.scenario, self.network.n_sites,
-                                               self.network.extent_m(), rng)
+            self.fields = RadioFields.generate(prop.scenario, macro.n_sites,
+                                               macro.extent_m(), rng)
+            extra = self.network.n_sites - macro.n_sites
+            if extra > 0:
+                self.fields = self.fields.with_extra_sites(
+                    extra, prop.scenario, np.random.default_rng([scenario.seed, 7]))
         else:
             self.fields = RadioFields.empty(self.network.n_sites)
         self.link = LinkAbstraction(
@@ -207,11 +231,61 @@ class DigitalTwin:
                 a.a_max_db, a.element_gain_dbi)
 
     def link_gains(self) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
-        """Linear coupling gains ``[U, K]`` and the cell of each slot ``[1 or U, K]``."""
+        """Linear coupling gains ``[U, K]`` and the cell of each slot ``[1 or U, K]``.
+
+        Cached by the parameters they depend on (bearing, tilts, link adjustment). When only a
+        few cells' bearing or tilt differ from the last computed state, only those cells'
+        columns are recomputed (incremental what-if)."""
         key = self._gain_key()
         hit = self._gain_cache.get(key)
         if hit is not None:
             return hit
+        part = self._partial_gains()
+        if part is not None:
+            self._remember_gains(key, *part)
+            return part
+        gain, slot = self._compute_gains(None)
+        self._remember_gains(key, gain, slot)
+        return gain, slot
+
+    def _remember_gains(self, key: str, gain: NDArray[np.float32],
+                        slot: NDArray[np.int32]) -> None:
+        net = self.network
+        self._gain_cache[key] = (gain, slot)
+        if len(self._gain_cache) > 64:  # bounded: drop the oldest entries
+            for k in list(self._gain_cache)[:16]:
+                del self._gain_cache[k]
+        self._last_gain_state = (
+            net.cell_bearing_deg.copy(), net.cell_mech_tilt_deg.copy(),
+            net.cell_elec_tilt_deg.copy(), self.link_adjustment, gain, slot,
+            net.cell_site.tobytes() + net.cell_carrier.tobytes())
+
+    def _partial_gains(self) -> tuple[NDArray[np.float32], NDArray[np.int32]] | None:
+        state = getattr(self, "_last_gain_state", None)
+        net = self.network
+        if state is None:
+            return None
+        bearing, mech, elec, adj, gain, slot, layout = state
+        if adj is not self.link_adjustment or layout != (net.cell_site.tobytes()
+                                                         + net.cell_carrier.tobytes()):
+            return None
+        changed = np.flatnonzero((bearing != net.cell_bearing_deg)
+                                 | (mech != net.cell_mech_tilt_deg)
+                                 | (elec != net.cell_elec_tilt_deg))
+        if changed.size == 0 or changed.size > max(1, net.n_cells // 4):
+            return None
+        sub_gain, sub_slot = self._compute_gains(changed.astype(np.int32))
+        full_slot = np.broadcast_to(slot, gain.shape)
+        new = gain.copy()
+        for c in changed:
+            dst = full_slot == c
+            src = np.broadcast_to(sub_slot, sub_gain.shape) == c
+            new[dst] = sub_gain[src]
+        return new, slot
+
+    def _compute_gains(self, only_cells: NDArray[np.int32] | None
+                       ) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
+        """Gains of all cells, or (``only_cells``) a matrix holding only those cells' slots."""
         net, ue, sc = self.network, self.users, self.scenario
         cand = self.candidate_sites()
         prop = sc.propagation
@@ -224,7 +298,7 @@ class DigitalTwin:
         ant = self._antenna_args()
         gains, slots = [], []
         for k, car in enumerate(net.carriers):
-            start, order, cps, slot_cell = self._site_layout(k, cand)
+            start, order, cps, slot_cell = self._site_layout(k, cand, only_cells)
             indoor = ue.indoor
             loss = np.where(indoor, o2i_loss_db(car.fc_ghz, ue.o2i_high, ue.d2d_in_m)
                             + o2i_std_db(ue.o2i_high) * ue.o2i_z, 0.0)
@@ -250,18 +324,21 @@ class DigitalTwin:
         if self.link_adjustment is not None:
             extra_db = self.link_adjustment.extra_loss_db(self, slot)
             gain = np.ascontiguousarray(gain * (10.0 ** (-extra_db / 10.0)).astype(np.float32))
-        self._gain_cache[key] = (gain, slot)
         return gain, slot
 
-    def _site_layout(self, carrier: int, cand: NDArray[np.int32]) -> tuple[Any, ...]:
+    def _site_layout(self, carrier: int, cand: NDArray[np.int32],
+                     only_cells: NDArray[np.int32] | None = None) -> tuple[Any, ...]:
         """Cells of one carrier grouped by site, and the cell of every output slot (cached:
         it depends only on which cells exist, not on their parameters)."""
         net = self.network
-        key = (carrier, net.cell_site.tobytes() + net.cell_carrier.tobytes())
+        sub = b"" if only_cells is None else only_cells.tobytes()
+        key = (carrier, net.cell_site.tobytes() + net.cell_carrier.tobytes() + sub)
         hit = self._layout_cache.get(key)
         if hit is not None:
             return hit
         cells_k = np.flatnonzero(net.cell_carrier == carrier).astype(np.int32)
+        if only_cells is not None:
+            cells_k = np.intersect1d(cells_k, only_cells).astype(np.int32)
         order = cells_k[np.argsort(net.cell_site[cells_k], kind="stable")]
         counts = np.bincount(net.cell_site[order], minlength=net.n_sites)
         start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -396,6 +473,13 @@ class DigitalTwin:
         serving_kernel(gain, slot_cell, tx_mw, 10.0 ** (net.cell_cio_db / 10.0), srv_slot,
                        srv_cell, signal)
         return srv_cell
+
+    def what_if(self, plan: Any, hour: int | None = None) -> Any:
+        """Predicted KPIs and deltas of an :class:`~twinnet.actions.ActionPlan`, without
+        changing this twin (see :mod:`twinnet.twin.whatif`)."""
+        from twinnet.twin.whatif import what_if
+
+        return what_if(self, plan, hour)
 
     # ------------------------------------------------------------------ per-link views
     def slot_cells(self) -> NDArray[np.int32]:
