@@ -27,7 +27,10 @@ def test_builtin_hotspot_loads_and_builds():
     assert "hotspot" in builtin_scenarios()
     sc = load_scenario("hotspot")
     net = build_network(sc)
-    assert net.n_sites == 7 and net.n_cells == 21
+    # 7 macro sites × 3 sectors, then 4 candidate small cells (inactive)
+    assert net.n_sites == 11 and net.n_cells == 25
+    assert int(net.cell_active.sum()) == 21 and not net.cell_active[21:].any()
+    assert build_network(sc, small_cells=False).n_cells == 21
     assert sc.carriers[0].n_prb == 51
 
 

@@ -152,12 +152,13 @@ def test_bad_input_errors_name_the_field_and_keep_stored_data(tmp_path, mlmatt_f
 def test_topology_models_decisions_roundtrip(tmp_path):
     twin = DigitalTwin.from_scenario("hotspot")
     with ContextStore(tmp_path / "s.duckdb") as store:
-        assert store.write_topology(twin.network, twin.scenario) == 21
+        assert store.write_topology(twin.network, twin.scenario) == 25  # 21 + 4 candidates
         cells = store.cells()
         assert list(cells.cell_id) == sorted(twin.network.cell_names)
         row = cells.set_index("cell_id").loc["S0/1"]
         assert row.tx_power_dbm == twin.network.cell_tx_power_dbm[0]
-        assert store.count("antennas") == 21
+        assert store.count("antennas") == 25
+        assert int(cells.active.sum()) == 21
         mid1 = store.register_model("L1", "linear", {"coef": [1.0, 2.0]}, {"rmse_db": 9.0})
         mid2 = store.register_model("L1", "gbm", {"coef": [3.0]}, {"rmse_db": 6.0})
         assert (mid1, mid2) == ("L1/linear/v1", "L1/gbm/v1")
@@ -170,7 +171,7 @@ def test_topology_models_decisions_roundtrip(tmp_path):
         d = store.decisions().iloc[0]
         assert d.status == "applied" and json.loads(d.evidence) == {"measured": 0.5}
         arrow = store.arrow("SELECT cell_id FROM cells")
-        assert arrow.num_rows == 21
+        assert arrow.num_rows == 25
 
 
 _CHILD = textwrap.dedent("""

@@ -51,11 +51,20 @@ def run(
     store_path: Annotated[Path | None, typer.Option(
         "--store", help="context store: sync the twin from it (topology, L1 engine, latest "
         "demand) and record the evaluation; an empty store receives the topology")] = None,
+    loop: Annotated[bool, typer.Option(
+        "--loop", help="run the capacity loop on the emulated network: observe, calibrate, "
+        "detect congestion, optimise (RRM), verify on the twin, apply, measure")] = False,
+    target: Annotated[float, typer.Option(min=0.05, max=1.0, help="--loop: peak PRB "
+                                          "utilisation target")] = 0.5,
 ) -> None:
     """Evaluate a scenario on the twin and write a run folder (tables, KPIs, maps, report)."""
     from twinnet.report import write_run_folder
     from twinnet.scenario import load_scenario
     from twinnet.twin import DigitalTwin
+
+    if loop:
+        _run_loop(scenario, store_path, target, as_json)
+        return
 
     with _progress() as prog:
         task = prog.add_task("loading scenario", total=5 if day else 4)
@@ -95,6 +104,35 @@ def run(
         table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
     out.print(table)
     out.print(f"run folder: [bold]{folder}[/bold]  (report: {files['report']})")
+
+
+def _run_loop(scenario: str, store_path: Path | None, target: float, as_json: bool) -> None:
+    from twinnet.loop.capacity_loop import run_capacity_loop
+    from twinnet.loop.verify import Constraints
+    from twinnet.store import ContextStore
+
+    with ContextStore(store_path if store_path is not None else ":memory:") as store, \
+            _progress() as prog:
+        task = prog.add_task("capacity loop", total=None)
+        rep = run_capacity_loop(scenario, store, Constraints(peak_prb_utilization=target),
+                                progress=lambda m: prog.update(task, description=m))
+    if as_json:
+        _print_json(rep)
+        return
+    t = Table(title=f"capacity loop — {scenario} (measured on the emulated network)")
+    for c in ("KPI", "before", "after (measured)", "predicted by the twin"):
+        t.add_column(c, justify="left" if c == "KPI" else "right")
+    for k in ("peak_prb_utilization", "mean_prb_utilization", "jain_fairness",
+              "p5_throughput_mbps", "outage_ratio", "hottest_cell"):
+        vals = [rep.get(x, {}).get(k) for x in ("baseline", "after", "predicted")]
+        t.add_row(k, *["—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+                       for v in vals])
+    out.print(t)
+    rrm = rep.get("rrm", {})
+    out.print(f"plan ({rrm.get('method')}, cost {rrm.get('cost')}, heuristic cost "
+              f"{rep.get('heuristic', {}).get('cost')}): " + "; ".join(rrm.get("options", [])))
+    if rep.get("rolled_back"):
+        out.print("[yellow]rolled back[/yellow]: " + "; ".join(rep.get("notes", [])))
 
 
 @app.command("calibrate3gpp")

@@ -68,7 +68,9 @@ class GroundTruth(BaseModel):
     n_areas: int = Field(10, ge=0, le=100)
     area_radius_m: tuple[float, float] = (80.0, 200.0)
     area_loss_db: tuple[float, float] = (6.0, 20.0)
-    demand: str = Field("milan", pattern="^(milan|profile)$")
+    #: "milan": the real 10-minute series; "profile": the scenario's diurnal profile at the
+    #: clock's hour; "peak": the scenario's configured (busy-hour) demand, constant
+    demand: str = Field("milan", pattern="^(milan|profile|peak)$")
     measurement_noise_db: float = Field(1.0, ge=0.0, le=10.0)
     kpi_noise: float = Field(0.005, ge=0.0, le=0.2)
 
@@ -186,6 +188,8 @@ class NetworkEmulator:
     def demand_multiplier(self, ts: pd.Timestamp | None = None) -> NDArray[np.float64]:
         """Per-user demand relative to the scenario's configured (peak) demand at ``ts``."""
         t = self.clock if ts is None else pd.Timestamp(ts)
+        if self.truth_cfg.demand == "peak":
+            return np.ones(self.twin.users.n)
         if self._series is None or self._zone is None:
             return np.full(self.twin.users.n, self.twin.demand_scale(t.hour))
         k0 = int((t - self._series_t0).total_seconds() // self._series_step_s)
@@ -212,6 +216,7 @@ class NetworkEmulator:
         ev = twin.evaluate(hour=None, uplink=False)
         kpis = self._kpis(ts, ev)
         reports = self._reports(ts, ev)
+        self.last_kpis = dict(ev.kpis)
         self.clock = ts + pd.Timedelta(seconds=self.interval_s)
         return Telemetry(ts, kpis, reports)
 
@@ -247,7 +252,10 @@ class NetworkEmulator:
         act = np.where(cells >= 0, np.maximum(util[c], 1.0 / 6.0) * net.cell_active[c], 0.0)
         rssi_re = (rsrp_mw * act).sum(axis=1) + noise_re_mw[srv]   # per RE, all cells
         ssb_total = (rsrp_mw * net.cell_active[c]).sum(axis=1) + noise_re_mw[srv]
-        order = np.argsort(-np.where(cells >= 0, rsrp, -np.inf), axis=1)
+        # the serving cell first, then the strongest active neighbours
+        rank = np.where(cells >= 0, rsrp, -np.inf)
+        rank = np.where(cells == srv[:, None], np.inf, rank)
+        order = np.argsort(-rank, axis=1)
         names = np.array(net.cell_names, dtype=object)
         ue_ids = np.array([f"ue{u}" for u in users], dtype=object)
         rows = []
@@ -257,9 +265,9 @@ class NetworkEmulator:
             r = np.arange(len(users))
             cell = cells[r, k]
             p = rsrp[r, k]
-            ok = (cell >= 0) & (p > -140.0) & net.cell_active[np.where(cell >= 0, cell, 0)]
+            ok = (cell >= 0) & net.cell_active[np.where(cell >= 0, cell, 0)]
             if j > 0:
-                ok &= cell != srv
+                ok &= (cell != srv) & (p > -140.0)
             p_mw = rsrp_mw[r, k]
             rsrq = 10.0 * np.log10(np.maximum(p_mw / (12.0 * rssi_re), 1e-30))
             sinr = 10.0 * np.log10(np.maximum(p_mw / np.maximum(ssb_total - p_mw, 1e-30),

@@ -104,9 +104,12 @@ class RadioCalibration:
             raise InputError("RadioCalibration", "not fitted", "call fit() first")
         cells = np.broadcast_to(slot_cell, (twin.users.n, slot_cell.shape[1]))
         valid = cells >= 0
-        x = link_features(twin, None, np.where(valid, cells, 0).astype(np.int32))
-        corr = self.model_.predict(x).reshape(cells.shape)
-        return np.where(valid, -corr, 0.0)
+        out = np.zeros(cells.shape)
+        u, k = np.nonzero(valid)  # predict only real links (a partial update has few)
+        if u.size:
+            x = link_features(twin, u.astype(np.int64), cells[u, k].astype(np.int32))
+            out[u, k] = -self.model_.predict(x)
+        return out
 
     def attach(self, twin: DigitalTwin) -> None:
         twin.link_adjustment = self

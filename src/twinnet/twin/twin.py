@@ -489,7 +489,8 @@ class DigitalTwin:
 
     def link_rsrp_dbm(self) -> NDArray[np.float64]:
         """RSRP of every user–cell link ``[U, K]`` [dBm] (TS 38.215: per resource element,
-        transmit power spread over ``12 · N_PRB`` subcarriers); ``-inf`` for empty slots."""
+        transmit power spread over ``12 · N_PRB`` subcarriers); ``-inf`` for empty slots and
+        switched-off cells."""
         gain, _ = self.link_gains()
         cells = self.slot_cells()
         net = self.network
@@ -497,7 +498,7 @@ class DigitalTwin:
         p_re = net.cell_tx_power_dbm - 10.0 * np.log10(12.0 * net.cell_n_prb)
         with np.errstate(divide="ignore"):
             out = p_re[c] + 10.0 * np.log10(gain.astype(np.float64))
-        return np.where(cells >= 0, out, -np.inf)
+        return np.where((cells >= 0) & net.cell_active[c], out, -np.inf)
 
     def link_geometry(self, cells: NDArray[np.int32], users: NDArray[np.int64] | None = None
                       ) -> dict[str, NDArray[np.float64]]:
