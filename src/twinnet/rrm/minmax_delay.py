@@ -44,7 +44,7 @@ Exact solution (:func:`solve_minmax_delay`), two stages:
    now a knapsack row with a constant right-hand side, which HiGHS strengthens with cover cuts);
    a feasible answer raises the lower end to the z its assignment actually reaches, an
    infeasible one (a proof) lowers the upper end; it stops when the two are within the relative
-   ``mip_gap``. Same instance: optimal to 1e-4 in ≈ 9 s.
+   ``mip_gap``. Hard N = 50 instances: optimal to 1e-4 in 9–23 s (benchmarks/rrm_minmax_delay.py).
    Whether any assignment exists at all is decided first, exactly, by a bipartite matching on
    A (Hall's theorem: every device with data needs its own admissible RB); when none exists the
    problem is reported infeasible with its cause without calling the solver.
