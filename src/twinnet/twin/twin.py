@@ -288,6 +288,9 @@ class DigitalTwin:
         """Gains of all cells, or (``only_cells``) a matrix holding only those cells' slots."""
         net, ue, sc = self.network, self.users, self.scenario
         cand = self.candidate_sites()
+        if only_cells is not None and cand.shape[0] == 1:
+            # shared layout: evaluate only the sites that host the changed cells
+            cand = np.unique(net.cell_site[only_cells]).astype(np.int32)[None, :]
         prop = sc.propagation
         scen = SCENARIO_CODES[prop.scenario]
         s_los, s_nlos, s_o2i = _SF_STD_DB[prop.scenario]
