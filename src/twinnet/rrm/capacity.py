@@ -9,8 +9,11 @@ on with range extension). The engine
 2. solves the MILP ``min Σ cost_o x_o`` s.t. ``u_c + Σ_o Δ[o, c] x_o ≤ target − margin`` for
    every cell, at most one option per group (Pyomo, HiGHS by default);
 3. verifies the MILP's plan on the twin (effects are not additive: cells interfere); a plan that
-   fails gets a no-good cut and the MILP is solved again (a reflexion on the linear model);
-4. *proves* the result within the candidate set: every option combination cheaper than the
+   fails gets a no-good cut and the MILP is solved again (a reflexion on the linear model); when
+   the linear model finds nothing, the greedy heuristic's verified plan is the incumbent;
+4. prunes the incumbent — drops options, or swaps them for cheaper ones of the same group,
+   while the twin still verifies the plan;
+5. *proves* the result within the candidate set: every option combination cheaper than the
    verified plan is evaluated on the twin; if one of them meets the target it replaces the
    plan. With the whole cheaper set checked (``proved = True``), no cheaper combination of
    these candidates meets the target on the twin.
@@ -204,7 +207,29 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
             idx = {o.name: i for i, o in enumerate(opts)}
             best = ([idx[n] for n in greedy.options], greedy.predicted_kpis)
             method = "greedy+twin"
-    # 3. proof: every cheaper combination, cheapest first, evaluated on the twin
+    # 3. prune the incumbent: drop (most expensive first) or swap for a cheaper option of the
+    #    same group while the twin still verifies it
+    if best is not None:
+        chosen, kpis = best
+        improved = True
+        while improved:
+            improved = False
+            for i in sorted(chosen, key=lambda j: -opts[j].cost):
+                alts = [None] + [j for j in range(len(opts)) if opts[j].group == opts[i].group
+                                 and opts[j].cost < opts[i].cost]
+                for alt in alts:
+                    trial = [j for j in chosen if j != i] + ([alt] if alt is not None else [])
+                    r = what_if(twin, _plan([opts[j] for j in trial], "prune"), hour, base)
+                    if _meets(r.kpis, target, max_outage):
+                        history.append({"pruned": opts[i].name, "replaced_by": None if alt
+                                        is None else opts[alt].name, "verified": True})
+                        chosen, kpis, improved = trial, r.kpis, True
+                        method += "+prune" if "+prune" not in method else ""
+                        break
+                if improved:
+                    break
+        best = (chosen, kpis)
+    # 4. proof: every cheaper combination, cheapest first, evaluated on the twin
     bound = sum(opts[i].cost for i in best[0]) if best is not None else np.inf
     by_group = [[i for i, o in enumerate(opts) if o.group == g] for g in groups]
     combos = []

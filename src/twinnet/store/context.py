@@ -275,7 +275,7 @@ class ContextStore:
             where.append("source = ?")
             params.append(source)
         sql = f"SELECT * FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
-        return self.query(sql + " ORDER BY ts, cell_id", params)
+        return self.query(sql + " ORDER BY ts, cell_id, row_key", params)  # a total order
 
     def quarantine(self, ingest_id: str | None = None) -> pd.DataFrame:
         if ingest_id is None:
