@@ -52,19 +52,21 @@ def run(
         "--store", help="context store: sync the twin from it (topology, L1 engine, latest "
         "demand) and record the evaluation; an empty store receives the topology")] = None,
     loop: Annotated[bool, typer.Option(
-        "--loop", help="run the capacity loop on the emulated network: observe, calibrate, "
-        "detect congestion, optimise (RRM), verify on the twin, apply, measure")] = False,
-    target: Annotated[float, typer.Option(min=0.05, max=1.0, help="--loop: peak PRB "
+        "--loop/--no-loop", help="run the capacity loop on the emulated network: observe, "
+        "calibrate, detect congestion, optimise (RRM), verify on the twin, apply, measure; "
+        "--no-loop only evaluates the twin")] = True,
+    target: Annotated[float, typer.Option(min=0.05, max=1.0, help="the loop's peak PRB "
                                           "utilisation target")] = 0.5,
 ) -> None:
-    """Evaluate a scenario on the twin and write a run folder (tables, KPIs, maps, report)."""
+    """Run a scenario: the capacity loop on its emulated network (baseline, plan, verified
+    outcome) and the twin's evaluation in a run folder (tables, KPIs, maps, report)."""
     from twinnet.report import write_run_folder
     from twinnet.scenario import load_scenario
     from twinnet.twin import DigitalTwin
 
-    if loop:
-        _run_loop(scenario, store_path, target, as_json)
-        return
+    sc0 = load_scenario(scenario)  # fails fast (and cleanly) on a bad scenario
+    rep = _run_loop(sc0 if seed is None else sc0.with_updates(seed=seed), store_path,
+                    target) if loop else None
 
     with _progress() as prog:
         task = prog.add_task("loading scenario", total=5 if day else 4)
@@ -74,7 +76,7 @@ def run(
         prog.update(task, advance=1, description="building twin")
         twin = DigitalTwin(sc)
         store = None
-        if store_path is not None:
+        if store_path is not None and not loop:
             from twinnet.store import ContextStore
             from twinnet.twin.sync import restore_twin
 
@@ -93,11 +95,17 @@ def run(
             prog.update(task, advance=1, description="writing report")
         folder = out_dir or _default_run_dir(sc.name)
         files = write_run_folder(twin, ev, folder, day_df)
+        if rep is not None:
+            rep["run_folder"] = str(folder)
+            (folder / "loop.json").write_text(json.dumps(rep, indent=2, default=float) + "\n")
         prog.update(task, advance=1)
     if as_json:
-        _print_json(ev.kpis)
+        _print_json({**rep, "twin": ev.kpis} if rep is not None else ev.kpis)
         return
-    table = Table(title=f"TwinNet — {sc.name}")
+    if rep is not None:
+        _print_loop(rep, scenario)
+    table = Table(title=f"TwinNet — {sc.name}" + (": the twin of the recorded network, before "
+                                                  "any plan" if rep is not None else ""))
     table.add_column("KPI")
     table.add_column("value", justify="right")
     for k, v in ev.kpis.items():
@@ -106,7 +114,7 @@ def run(
     out.print(f"run folder: [bold]{folder}[/bold]  (report: {files['report']})")
 
 
-def _run_loop(scenario: str, store_path: Path | None, target: float, as_json: bool) -> None:
+def _run_loop(scenario: Any, store_path: Path | None, target: float) -> dict[str, Any]:
     from twinnet.loop.capacity_loop import run_capacity_loop
     from twinnet.loop.verify import Constraints
     from twinnet.store import ContextStore
@@ -114,11 +122,11 @@ def _run_loop(scenario: str, store_path: Path | None, target: float, as_json: bo
     with ContextStore(store_path if store_path is not None else ":memory:") as store, \
             _progress() as prog:
         task = prog.add_task("capacity loop", total=None)
-        rep = run_capacity_loop(scenario, store, Constraints(peak_prb_utilization=target),
-                                progress=lambda m: prog.update(task, description=m))
-    if as_json:
-        _print_json(rep)
-        return
+        return run_capacity_loop(scenario, store, Constraints(peak_prb_utilization=target),
+                                 progress=lambda m: prog.update(task, description=m))
+
+
+def _print_loop(rep: dict[str, Any], scenario: str) -> None:
     t = Table(title=f"capacity loop — {scenario} (measured on the emulated network)")
     for c in ("KPI", "before", "after (measured)", "predicted by the twin"):
         t.add_column(c, justify="left" if c == "KPI" else "right")
