@@ -84,3 +84,34 @@ def test_actions_are_bounded_and_exported_as_schema(twin):
     schema = action_schema()
     assert set(schema["$defs"]) >= {"SetTxPower", "SetElectricalTilt", "SetCellOffset",
                                     "SetCellActive"}
+
+
+def test_prb_reservation_and_blanking_take_capacity_away(twin):
+    from twinnet.actions import BlankPRBs, ReservePRBs
+    from twinnet.loop.verify import inverse_plan
+
+    base = what_if(twin, ActionPlan(actions=[SetTxPower(cell="S0/2", tx_power_dbm=43.0)]))
+    u0 = base.cell_utilization["S0/2"]
+    half = what_if(twin, ActionPlan(actions=[ReservePRBs(cell="S0/2", slice_id="urllc",
+                                                         n_prb=25)]))
+    # 51 PRBs, 25 reserved: the same traffic on 26 PRBs (SINR barely moves: only this cell's
+    # load, hence its interference, rises)
+    assert half.cell_utilization["S0/2"] == pytest.approx(u0 * 51 / 26, rel=0.05)
+    blank = what_if(twin, ActionPlan(actions=[BlankPRBs(cell="S0/2", start_prb=10,
+                                                        end_prb=34)]))
+    assert blank.cell_utilization["S0/2"] == pytest.approx(half.cell_utilization["S0/2"],
+                                                           rel=1e-9)
+    assert twin.network.cell_prb_reserved is None  # the twin itself untouched
+    with pytest.raises(InputError, match="n_prb"):
+        what_if(twin, ActionPlan(actions=[ReservePRBs(cell="S0/2", n_prb=51)]))
+    with pytest.raises(InputError, match="end_prb"):
+        parse_action({"type": "blank_prbs", "cell": "S0/2", "start_prb": 10, "end_prb": 3})
+    # the inverse plan restores the PRBs
+    plan = ActionPlan(actions=[ReservePRBs(cell="S0/2", n_prb=20),
+                               BlankPRBs(cell="S0/2", start_prb=0, end_prb=9)])
+    net = twin.network.copy()
+    before = twin.network.copy()
+    plan.apply(net)
+    assert net.cell_n_prb_available[1] == 51 - 30
+    inverse_plan(before, plan).apply(net)
+    assert net.cell_n_prb_available[1] == 51

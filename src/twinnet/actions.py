@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from twinnet.errors import InputError
 from twinnet.network.topology import Network
 
-__all__ = ["Action", "ActionPlan", "SetCellActive", "SetCellOffset", "SetElectricalTilt",
-           "SetTxPower", "action_schema", "parse_action"]
+__all__ = ["Action", "ActionPlan", "BlankPRBs", "ReservePRBs", "SetCellActive", "SetCellOffset",
+           "SetElectricalTilt", "SetTxPower", "action_schema", "parse_action"]
 
 
 class _Action(BaseModel):
@@ -94,8 +94,60 @@ class SetCellActive(_Action):
         network.cell_active[self._index(network)] = self.active
 
 
-Action = Annotated[SetTxPower | SetElectricalTilt | SetCellOffset | SetCellActive,
-                   Field(discriminator="type")]
+class ReservePRBs(_Action):
+    """Reserve PRBs of a cell for a network slice (TS 28.541 RRM policy dedicated ratio, as a
+    PRB count); the cell's other traffic gets the rest. ``n_prb = 0`` removes the reservation."""
+
+    type: Literal["reserve_prbs"] = "reserve_prbs"
+    slice_id: str = Field("default", min_length=1, max_length=32,
+                          pattern=r"^[A-Za-z0-9_.\-]+$")
+    n_prb: int = Field(ge=0, le=273)
+    COST: ClassVar[float] = 1.0
+
+    def apply(self, network: Network) -> None:
+        i = self._index(network)
+        _check_prbs(network, i, self.n_prb, "n_prb")
+        network.ensure_prb_arrays()
+        assert network.cell_prb_reserved is not None
+        network.cell_prb_reserved[i] = self.n_prb
+
+
+class BlankPRBs(_Action):
+    """Blank the PRB range ``[start_prb, end_prb]`` of a cell (e.g. to share spectrum with a
+    radar); ``end_prb = start_prb − 1`` blanks nothing (undoes a blanking)."""
+
+    type: Literal["blank_prbs"] = "blank_prbs"
+    start_prb: int = Field(ge=0, le=272)
+    end_prb: int = Field(ge=-1, le=272)
+    COST: ClassVar[float] = 2.0
+
+    @model_validator(mode="after")
+    def _range(self) -> BlankPRBs:
+        if self.end_prb < self.start_prb - 1:
+            raise ValueError(f"end_prb {self.end_prb} < start_prb {self.start_prb} - 1")
+        return self
+
+    @property
+    def n_blanked(self) -> int:
+        return self.end_prb - self.start_prb + 1
+
+    def apply(self, network: Network) -> None:
+        i = self._index(network)
+        _check_prbs(network, i, self.end_prb + 1, "end_prb")
+        network.ensure_prb_arrays()
+        assert network.cell_prb_blanked is not None
+        network.cell_prb_blanked[i] = self.n_blanked
+
+
+def _check_prbs(network: Network, i: int, n: int, field: str) -> None:
+    total = int(network.cell_n_prb[i])
+    if n >= total:
+        raise InputError(field, n, f"fewer than the {total} PRBs of cell "
+                                   f"{network.cell_names[i]}")
+
+
+Action = Annotated[SetTxPower | SetElectricalTilt | SetCellOffset | SetCellActive | ReservePRBs
+                   | BlankPRBs, Field(discriminator="type")]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 
 

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twinnet.actions import (
     ActionPlan,
+    BlankPRBs,
+    ReservePRBs,
     SetCellActive,
     SetCellOffset,
     SetElectricalTilt,
@@ -108,6 +110,12 @@ def inverse_plan(before: Any, plan: ActionPlan) -> ActionPlan:
             acts.append(SetCellOffset(cell=a.cell, offset_db=float(before.cell_cio_db[i])))
         elif isinstance(a, SetCellActive):
             acts.append(SetCellActive(cell=a.cell, active=bool(before.cell_active[i])))
+        elif isinstance(a, ReservePRBs):
+            prev = 0 if before.cell_prb_reserved is None else int(before.cell_prb_reserved[i])
+            acts.append(ReservePRBs(cell=a.cell, slice_id=a.slice_id, n_prb=prev))
+        elif isinstance(a, BlankPRBs):
+            prev = 0 if before.cell_prb_blanked is None else int(before.cell_prb_blanked[i])
+            acts.append(BlankPRBs(cell=a.cell, start_prb=0, end_prb=prev - 1))
     return ActionPlan(actions=list(reversed(acts)), rationale="rollback")
 
 

@@ -111,6 +111,10 @@ class Network:
     isd_m: float | None = None
     omni: bool = False
     lattice_orientation_deg: float = 30.0
+    #: PRBs per cell reserved for a slice or an IoT allocation, and PRBs blanked (spectrum
+    #: sharing): both unavailable to the cell's other traffic (``None``: none)
+    cell_prb_reserved: NDArray[np.int64] | None = None
+    cell_prb_blanked: NDArray[np.int64] | None = None
 
     @property
     def n_sites(self) -> int:
@@ -140,6 +144,22 @@ class Network:
     def cell_n_prb(self) -> NDArray[np.int64]:
         return np.array([self.carriers[k].n_prb for k in self.cell_carrier], dtype=np.int64)
 
+    @property
+    def cell_n_prb_available(self) -> NDArray[np.int64]:
+        """PRBs left to a cell's traffic after reservations and blanking (at least 1)."""
+        n = self.cell_n_prb
+        for a in (self.cell_prb_reserved, self.cell_prb_blanked):
+            if a is not None:
+                n = n - a
+        return np.maximum(n, 1)
+
+    def ensure_prb_arrays(self) -> None:
+        """Materialise the reservation / blanking arrays (zeros) before an action sets them."""
+        if self.cell_prb_reserved is None:
+            self.cell_prb_reserved = np.zeros(self.n_cells, dtype=np.int64)
+        if self.cell_prb_blanked is None:
+            self.cell_prb_blanked = np.zeros(self.n_cells, dtype=np.int64)
+
     def extent_m(self) -> float:
         """Diameter of the area spanned by the sites (plus one ISD or 1 km of margin)."""
         span = max(np.ptp(self.site_x_m), np.ptp(self.site_y_m)) if self.n_sites > 1 else 0.0
@@ -155,6 +175,10 @@ class Network:
             cell_tx_power_dbm=self.cell_tx_power_dbm.copy(),
             cell_cio_db=self.cell_cio_db.copy(),
             cell_active=self.cell_active.copy(),
+            cell_prb_reserved=None if self.cell_prb_reserved is None
+            else self.cell_prb_reserved.copy(),
+            cell_prb_blanked=None if self.cell_prb_blanked is None
+            else self.cell_prb_blanked.copy(),
         )
 
 

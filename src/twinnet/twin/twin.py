@@ -385,7 +385,7 @@ class DigitalTwin:
         demand = ue.demand_mbps * self.demand_scale(hour)
         if self.demand_multiplier is not None:
             demand = demand * self.demand_multiplier
-        n_prb = net.cell_n_prb
+        n_prb = net.cell_n_prb_available  # after slice reservations and blanking
         prb_hz = net.cell_prb_hz
         res = solve_load(gain, slot_cell, srv_slot, srv_cell, signal, tx_mw, net.cell_carrier,
                          n_prb, prb_hz, noise, demand, self.link, sc.link.overhead,
@@ -394,7 +394,8 @@ class DigitalTwin:
         rows = np.arange(n)
         g_srv = gain[rows, np.where(has, srv_slot, 0)].astype(np.float64)
         cl_db = np.where(has, -10.0 * np.log10(np.maximum(g_srv, 1e-30)), np.inf)
-        rsrp = (net.cell_tx_power_dbm[sc_idx] - 10.0 * np.log10(12.0 * n_prb[sc_idx]) - cl_db)
+        rsrp = (net.cell_tx_power_dbm[sc_idx] - 10.0 * np.log10(12.0 * net.cell_n_prb[sc_idx])
+                - cl_db)
         outage = ~(np.isfinite(res.prb_need) & has)
         ul = self._uplink_sinr_db(gain, slot_cell, srv_slot, srv_cell, cl_db, res) if uplink \
             else np.full(n, np.nan)
@@ -440,7 +441,7 @@ class DigitalTwin:
         n = srv_cell.shape[0]
         has = srv_cell >= 0
         sc_idx = np.where(has, srv_cell, 0)
-        n_prb = net.cell_n_prb
+        n_prb = net.cell_n_prb_available
         counts = np.maximum(res.cell_users, 1)
         m_rb = np.maximum(n_prb[sc_idx] / counts[sc_idx], 1.0)
         cl_fin = np.where(has, cl_db, 0.0)
