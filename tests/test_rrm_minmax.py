@@ -446,3 +446,35 @@ def test_benchmark_script_runs_and_writes_json(tmp_path):
     rec = data["results"][0]
     assert rec["n_rbs"] == 10 and rec["bisection"]["status"] == "optimal"
     assert rec["greedy"]["max_delay_ms"] >= rec["bisection"]["max_delay_ms"] * (1 - 1e-4)
+
+
+def test_uma_channel_gains_follow_38901_and_feed_the_solver():
+    from twinnet.radio.pathloss import pathloss_uma_los_db, pathloss_uma_nlos_db
+    from twinnet.rrm.minmax_delay import thermal_noise_w, uma_channel_gains
+
+    d = np.array([50.0, 200.0, 600.0])
+    d3d = np.hypot(d, 23.5)
+    g = uma_channel_gains(d, 4, los=False, shadowing=False, rayleigh=False)
+    assert g.shape == (3, 4)
+    np.testing.assert_allclose(10 * np.log10(g[:, 0]), -pathloss_uma_nlos_db(d, d3d, 6.0))
+    g_los = uma_channel_gains(d, 1, los=True, shadowing=False, rayleigh=False)
+    np.testing.assert_allclose(10 * np.log10(g_los[:, 0]), -pathloss_uma_los_db(d, d3d, 6.0))
+    # hand value: NLOS at 200 m, 6 GHz: max(PL_LOS, 13.54 + 39.08 log10(d3D) + 20 log10(6))
+    pl = 13.54 + 39.08 * np.log10(np.hypot(200.0, 23.5)) + 20 * np.log10(6.0)
+    assert -10 * np.log10(g[1, 0]) == pytest.approx(max(pl, pathloss_uma_los_db(
+        200.0, np.hypot(200.0, 23.5), 6.0)), abs=1e-9)
+    # Rayleigh fading has unit mean power
+    many = uma_channel_gains(np.full(1, 100.0), 20000, los=True, shadowing=False, rng=1)
+    mean_gain = uma_channel_gains(np.full(1, 100.0), 1, los=True, shadowing=False,
+                                  rayleigh=False)[0, 0]
+    assert many.mean() / mean_gain == pytest.approx(1.0, rel=0.03)
+    with pytest.raises(InputError, match="fc_ghz"):
+        uma_channel_gains(d, 2, fc_ghz=200.0)
+    # the gains define a solvable LINKs instance
+    rng = np.random.default_rng(3)
+    dist = rng.uniform(30, 250, 4)
+    prob = IoTUplinkProblem(data_bits=rng.uniform(1e5, 1e6, 4),
+                            gains=uma_channel_gains(dist, 8, rng=rng), rb_bandwidth_hz=180e3,
+                            noise_w=thermal_noise_w(180e3), p_max_w=0.2, beta_db=-5.0)
+    res = solve_minmax_delay(prob)
+    assert res.status == "optimal" and not res.check(prob)

@@ -24,6 +24,7 @@ from twinnet.rrm.minmax_delay import (
     random_allocation,
     solve_minmax_delay,
     thermal_noise_w,
+    uma_channel_gains,
 )
 from twinnet.rrm.reflexion import (
     Adjustment,
@@ -83,5 +84,6 @@ __all__ = [
     "solve_minmax_delay",
     "solver_available",
     "thermal_noise_w",
+    "uma_channel_gains",
     "widen_candidate_set",
 ]

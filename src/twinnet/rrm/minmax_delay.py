@@ -182,6 +182,37 @@ def channel_gains(distances_m: ArrayLike, n_rbs: int, *, kappa: float | None = N
     return np.asarray(k * d[:, None] ** (-alpha) * fading * zeta[:, None], dtype=float)
 
 
+def uma_channel_gains(d2d_m: ArrayLike, n_rbs: int, *, fc_ghz: float = 6.0,
+                      h_bs_m: float = 25.0, h_ut_m: float = 1.5, los: bool | None = None,
+                      shadowing: bool = True, rayleigh: bool = True,
+                      rng: np.random.Generator | int | None = None) -> FloatArray:
+    """Linear gains g_ij [N, M] on the twin's TR 38.901 UMa channel (the LINKs §IV setting:
+    UMa at 6 GHz): LOS state drawn with Pr_LOS of Table 7.4.2-1 (or forced by ``los``), path
+    loss of Table 7.4.1-1, log-normal shadowing (σ 4 dB LOS / 6 dB NLOS, one draw per device)
+    and Rayleigh block fading per RB (|h|² ~ Exp(1)) when ``rayleigh``."""
+    from twinnet.radio.los import los_probability_uma
+    from twinnet.radio.pathloss import pathloss_uma_los_db, pathloss_uma_nlos_db
+
+    d = np.asarray(d2d_m, dtype=float)
+    if d.ndim != 1 or d.size == 0 or not np.all(np.isfinite(d)) or np.any(d <= 0):
+        raise InputError("d2d_m", d2d_m, "a non-empty 1-D array of distances > 0 m")
+    if not (isinstance(n_rbs, int | np.integer) and n_rbs >= 1):
+        raise InputError("n_rbs", n_rbs, "an integer >= 1")
+    if not 0.5 <= fc_ghz <= 100.0:
+        raise InputError("fc_ghz", fc_ghz, "a carrier in [0.5, 100] GHz (TR 38.901)")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    d = np.maximum(d, 10.0)  # Table 7.4.1-1 validity: d2D >= 10 m
+    d3d = np.hypot(d, h_bs_m - h_ut_m)
+    is_los = (gen.uniform(size=d.size) < los_probability_uma(d, h_ut_m) if los is None
+              else np.full(d.size, bool(los)))
+    pl = np.where(is_los, pathloss_uma_los_db(d, d3d, fc_ghz, h_bs_m, h_ut_m),
+                  pathloss_uma_nlos_db(d, d3d, fc_ghz, h_bs_m, h_ut_m))
+    sf = gen.normal(0.0, 1.0, d.size) * np.where(is_los, 4.0, 6.0) if shadowing else 0.0
+    fading = gen.exponential(1.0, size=(d.size, int(n_rbs))) if rayleigh \
+        else np.ones((d.size, int(n_rbs)))
+    return np.asarray(10.0 ** ((-pl + sf) / 10.0)[:, None] * fading, dtype=float)
+
+
 # --------------------------------------------------------------------------- problem
 def _vector(name: str, value: ArrayLike, size: int, *, positive: bool, allow_zero: bool
             ) -> FloatArray:
