@@ -319,6 +319,19 @@ def feasible(
 # Foschini–Miljanic
 
 
+def _prepare(G: ArrayLike, noise_w: ArrayLike, target_sinr: ArrayLike, p_max_w: ArrayLike
+             ) -> tuple[FloatArray, FloatArray, FloatArray, int, FloatArray, FloatArray,
+                        FloatArray]:
+    """Validated inputs shared by the solvers: ``F, u, G, L, γ, noise, p_max``."""
+    F, u = normalised_gain_matrix(G, noise_w, target_sinr)
+    g = np.asarray(G, dtype=np.float64)
+    n = F.shape[0]
+    gamma = _per_link(target_sinr, n, "target_sinr")
+    noise = _per_link(noise_w, n, "noise_w")
+    p_max = _per_link(p_max_w, n, "p_max_w", allow_inf=True)
+    return F, u, g, n, gamma, noise, p_max
+
+
 def foschini_miljanic(
     G: ArrayLike,
     noise_w: ArrayLike,
@@ -352,12 +365,7 @@ def foschini_miljanic(
     sitting at ``p_max`` below target (or diverging when there are no limits and ``ρ(F) ≥ 1``).
     """
     t0 = time.perf_counter()
-    F, u = normalised_gain_matrix(G, noise_w, target_sinr)
-    g = np.asarray(G, dtype=np.float64)
-    n = F.shape[0]
-    gamma = _per_link(target_sinr, n, "target_sinr")
-    noise = _per_link(noise_w, n, "noise_w")
-    p_max = _per_link(p_max_w, n, "p_max_w", allow_inf=True)
+    F, u, g, n, gamma, noise, p_max = _prepare(G, noise_w, target_sinr, p_max_w)
     if max_iter < 1:
         raise InputError("max_iter", max_iter, "a positive number of iterations")
     if not tol > 0:
@@ -439,12 +447,7 @@ def min_power_lp(
     solver : Pyomo solver name (default ``"appsi_highs"``).
     """
     t0 = time.perf_counter()
-    F, u = normalised_gain_matrix(G, noise_w, target_sinr)
-    g = np.asarray(G, dtype=np.float64)
-    n = F.shape[0]
-    gamma = _per_link(target_sinr, n, "target_sinr")
-    noise = _per_link(noise_w, n, "noise_w")
-    p_max = _per_link(p_max_w, n, "p_max_w", allow_inf=True)
+    F, u, g, n, gamma, noise, p_max = _prepare(G, noise_w, target_sinr, p_max_w)
     rho = spectral_radius(F)
     scale = float(np.max(u))
 
