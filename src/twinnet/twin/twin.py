@@ -372,13 +372,8 @@ class DigitalTwin:
         """Evaluate the twin's current state (optionally at an hour of the diurnal profile)."""
         net, ue, sc = self.network, self.users, self.scenario
         gain, slot_cell = self.link_gains()
-        tx_mw = np.where(net.cell_active, 10.0 ** (net.cell_tx_power_dbm / 10.0), 0.0)
-        bias = 10.0 ** (net.cell_cio_db / 10.0)
+        tx_mw, srv_slot, srv_cell, signal = self._associate(gain, slot_cell)
         n = ue.n
-        srv_slot = np.empty(n, np.int32)
-        srv_cell = np.empty(n, np.int32)
-        signal = np.empty(n, np.float64)
-        serving_kernel(gain, slot_cell, tx_mw, bias, srv_slot, srv_cell, signal)
         noise_car = 10.0 ** (self.noise_per_carrier_dbm() / 10.0)
         has = srv_cell >= 0
         noise = np.where(has, noise_car[net.cell_carrier[np.where(has, srv_cell, 0)]], 1.0)
@@ -464,11 +459,12 @@ class DigitalTwin:
         out = 10.0 * np.log10(np.maximum(sig / (interf[sc_idx] + noise[sc_idx]), 1e-30))
         return np.where(has, out, -np.inf)
 
-    def serving_cells(self) -> NDArray[np.int32]:
-        """Serving cell of every user ``[U]`` (-1: none) — strongest RSRP plus offset among
-        active cells; independent of load, so cheaper than :meth:`evaluate`."""
+    def _associate(self, gain: NDArray[np.float32], slot_cell: NDArray[np.int32]
+                   ) -> tuple[NDArray[np.float64], NDArray[np.int32], NDArray[np.int32],
+                              NDArray[np.float64]]:
+        """Cell transmit powers [mW] and each user's serving slot, cell and received power:
+        the strongest RSRP plus offset among active cells (load-independent)."""
         net = self.network
-        gain, slot_cell = self.link_gains()
         tx_mw = np.where(net.cell_active, 10.0 ** (net.cell_tx_power_dbm / 10.0), 0.0)
         n = self.users.n
         srv_slot = np.empty(n, np.int32)
@@ -476,7 +472,12 @@ class DigitalTwin:
         signal = np.empty(n, np.float64)
         serving_kernel(gain, slot_cell, tx_mw, 10.0 ** (net.cell_cio_db / 10.0), srv_slot,
                        srv_cell, signal)
-        return srv_cell
+        return tx_mw, srv_slot, srv_cell, signal
+
+    def serving_cells(self) -> NDArray[np.int32]:
+        """Serving cell of every user ``[U]`` (-1: none); independent of load, so cheaper than
+        :meth:`evaluate`."""
+        return self._associate(*self.link_gains())[2]
 
     def what_if(self, plan: Any, hour: int | None = None) -> Any:
         """Predicted KPIs and deltas of an :class:`~twinnet.actions.ActionPlan`, without
