@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from twinnet.errors import InputError
 from twinnet.radio.engine import ResidualCorrector
 from twinnet.twin.fidelity import predict_reports
+from twinnet.twin.sync import group_demand_multiplier
 
 if TYPE_CHECKING:
     from twinnet.twin.twin import DigitalTwin
@@ -135,7 +136,6 @@ class DemandAreas:
         self.ref_cell_ = twin.serving_cells().astype(np.int64)
         names = twin.network.cell_names
         self.areas_ = [names[c] for c in np.unique(self.ref_cell_[self.ref_cell_ >= 0])]
-        self._names = np.array(names, dtype=object)
 
     def area_demand(self, twin: DigitalTwin, cell_traffic_mbps: pd.Series) -> pd.Series:
         """Traffic [Mbps] of each reference area implied by one interval's per-cell traffic."""
@@ -157,13 +157,7 @@ class DemandAreas:
                    hour: int | None = None) -> NDArray[np.float64]:
         """Per-user demand multipliers (for :attr:`DigitalTwin.demand_multiplier`) that give
         each reference area ``area_mbps`` when the twin is evaluated at ``hour``."""
-        ref = self.ref_cell_
-        ok = ref >= 0
-        d = twin.users.demand_mbps * twin.demand_scale(hour)
-        base = np.bincount(ref[ok], weights=d[ok], minlength=twin.network.n_cells)
-        tgt = area_mbps.reindex(self._names).to_numpy(dtype=float)
-        scale = np.where(np.isfinite(tgt) & (base > 0), tgt / np.maximum(base, 1e-12), 1.0)
-        return np.where(ok, scale[np.where(ok, ref, 0)], 1.0)
+        return group_demand_multiplier(twin, self.ref_cell_, area_mbps, hour)
 
 
 class TrafficForecast:

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from twinnet.store.context import ContextStore
     from twinnet.twin.twin import DigitalTwin
 
-__all__ = ["PhysicalNetwork", "SyncSummary", "TwinSync", "cell_demand_multiplier"]
+__all__ = ["PhysicalNetwork", "SyncSummary", "TwinSync", "cell_demand_multiplier",
+           "group_demand_multiplier", "restore_twin"]
 
 _PARAMS = {"azimuth_deg": "cell_bearing_deg", "mechanical_tilt_deg": "cell_mech_tilt_deg",
            "electrical_tilt_deg": "cell_elec_tilt_deg", "tx_power_dbm": "cell_tx_power_dbm",
@@ -63,16 +64,23 @@ def cell_demand_multiplier(twin: DigitalTwin, target_mbps: pd.Series,
 
     Cell membership is the twin's current serving association.
     """
-    srv = twin.serving_cells()
+    return group_demand_multiplier(twin, twin.serving_cells(), target_mbps, hour)
+
+
+def group_demand_multiplier(twin: DigitalTwin, group_cell: NDArray[np.integer],
+                            target_mbps: pd.Series, hour: int | None = None
+                            ) -> NDArray[np.float64]:
+    """Per-user demand multipliers that give each group of users (``group_cell[u]``: the cell
+    index naming user ``u``'s group, -1 for none) the traffic ``target_mbps[cell_id]`` when the
+    twin is evaluated at ``hour``; users keep their relative demand within a group, groups
+    without a target and users without a group keep the scenario's demand."""
+    ok = group_cell >= 0
+    g = np.where(ok, group_cell, 0)
     demand = twin.users.demand_mbps * twin.demand_scale(hour)
-    n_cells = twin.network.n_cells
-    base = np.bincount(np.where(srv >= 0, srv, 0), weights=np.where(srv >= 0, demand, 0.0),
-                       minlength=n_cells)
-    names = twin.network.cell_names
-    tgt = np.array([float(target_mbps.get(n, np.nan)) for n in names])
+    base = np.bincount(g, weights=np.where(ok, demand, 0.0), minlength=twin.network.n_cells)
+    tgt = target_mbps.reindex(twin.network.cell_names).to_numpy(dtype=float)
     scale = np.where(np.isfinite(tgt) & (base > 0), tgt / np.maximum(base, 1e-12), 1.0)
-    mult = np.where(srv >= 0, scale[np.where(srv >= 0, srv, 0)], 1.0)
-    return np.asarray(mult, dtype=np.float64)
+    return np.asarray(np.where(ok, scale[g], 1.0), dtype=np.float64)
 
 
 class TwinSync:
