@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,10 +91,16 @@ def validate_batch(spec: TableSpec, raw: pd.DataFrame, known_cells: Iterable[str
     bad = np.zeros(n, dtype=bool)
     out: dict[str, pd.Series] = {}
 
-    def flag(mask: NDArray[np.bool_], name: str, why: str | NDArray[np.object_]) -> None:
+    def flag(mask: NDArray[np.bool_], name: str, why: str, values: Any = None) -> None:
+        """Reject the rows of ``mask`` not yet rejected with reason ``why`` — a template
+        formatted with the row's entry of ``values`` when given (for rejected rows only)."""
         new = mask & ~bad
         if new.any():
-            reason[new] = why if isinstance(why, str) else why[new]
+            if values is None:
+                reason[new] = why
+            else:
+                for i in np.flatnonzero(new):
+                    reason[i] = why.format(values[i])
             field[new] = name
             bad[new] = True
 
@@ -104,9 +111,7 @@ def validate_batch(spec: TableSpec, raw: pd.DataFrame, known_cells: Iterable[str
         miss = _is_missing(s)
         flag(miss, f.name, "missing value")  # a column the file carries must be filled
         v, unparsable = _parse(f, s)
-        texts = s.astype(str).to_numpy(dtype=object)
-        flag(unparsable & ~miss, f.name,
-             np.array([f"unparsable {f.kind} {t!r}" for t in texts], dtype=object))
+        flag(unparsable & ~miss, f.name, f"unparsable {f.kind} {{!r}}", s.to_numpy())
         if f.kind in ("float", "int", "time_of_day"):
             arr = v.to_numpy(dtype=float)
             fin = np.isfinite(arr)
@@ -118,25 +123,19 @@ def validate_batch(spec: TableSpec, raw: pd.DataFrame, known_cells: Iterable[str
                 hi = np.inf if f.hi is None else f.hi
                 with np.errstate(invalid="ignore"):
                     oor = fin & ((arr < lo) | (arr > hi))
-                vals = np.array([f"out of range [{f.lo:g}, {f.hi:g}]: {a:g}" if o else ""
-                                 for a, o in zip(arr, oor, strict=True)], dtype=object) \
-                    if oor.any() else np.full(n, "", dtype=object)
-                flag(oor, f.name, vals)
+                flag(oor, f.name, f"out of range [{f.lo:g}, {f.hi:g}]: {{:g}}", arr)
         out[f.name] = v
 
     if known_cells is not None:
         known = set(known_cells)
         for c in spec.cell_fields:
             if c in out:
-                unk = ~out[c].isin(known).to_numpy() & ~bad
-                flag(unk, c, np.array([f"unknown cell {x!r}" for x in out[c]], dtype=object))
+                flag(~out[c].isin(known).to_numpy(), c, "unknown cell {!r}", out[c].to_numpy())
 
     ok = ~bad
     acc = pd.DataFrame({k: v[ok].reset_index(drop=True) for k, v in out.items()})
     for f in spec.fields:
-        if f.kind == "int" and f.name in acc:
-            acc[f.name] = acc[f.name].round().astype("Int64")
-        if f.kind == "time_of_day" and f.name in acc:
+        if f.kind in ("int", "time_of_day") and f.name in acc:
             acc[f.name] = acc[f.name].round().astype("Int64")
     idx = np.flatnonzero(bad)
     return BatchResult(acc, np.flatnonzero(ok), idx, [str(field[i]) for i in idx],
