@@ -32,6 +32,11 @@ def test_run_hotspot_is_the_capacity_loop(tmp_path):
     assert r["plan"] and all("type" in a and "cell" in a for a in r["plan"])
     assert r["twin"]["peak_prb_utilization"] >= 0.9  # the uncalibrated twin's view, for the map
     assert json.loads((out / "loop.json").read_text())["plan"] == r["plan"]
+    # the engine's plan is provably the cheapest of its candidates on the twin: every cheaper
+    # combination was evaluated; the heuristic's costs at least as much
+    rrm = r["rrm"]
+    assert rrm["proved"] and rrm["combinations_checked"] == rrm["cheaper_combinations"] > 0
+    assert rrm["cost"] <= r["heuristic"]["cost"]
 
 
 def test_run_hotspot_json_and_run_folder(tmp_path):

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from twinnet.errors import InputError
 from twinnet.network.topology import Network
 
-__all__ = ["Action", "ActionPlan", "BlankPRBs", "ReservePRBs", "SetCellActive", "SetCellOffset",
+__all__ = ["Action", "ActionPlan", "AddCarrier", "AllocateIoTUplink", "BlankPRBs", "DeployDrone",
+           "IoTGrant", "RemoveCarrier", "ReservePRBs", "SetCellActive", "SetCellOffset",
            "SetElectricalTilt", "SetTxPower", "action_schema", "parse_action"]
 
 
@@ -139,6 +140,139 @@ class BlankPRBs(_Action):
         network.cell_prb_blanked[i] = self.n_blanked
 
 
+class _CarrierAction(_Action):
+    carrier: str = Field(min_length=1, max_length=32, description="carrier name")
+
+    def target_cell(self) -> str:
+        """The cell of ``cell``'s site and sector on ``carrier`` (names ``SITE/SECTOR@CARRIER``)."""
+        return f"{self.cell.split('@', 1)[0]}@{self.carrier}"
+
+    def touched_cells(self) -> list[str]:
+        return [self.target_cell()]
+
+    def _set(self, network: Network, on: bool) -> None:
+        names = network.cell_names
+        t = self.target_cell()
+        if t not in names:
+            if self.carrier not in [c.name for c in network.carriers]:
+                raise InputError("carrier", self.carrier,
+                                 f"one of {[c.name for c in network.carriers]}")
+            raise InputError("cell", self.cell, f"a sector with a cell on carrier {self.carrier}")
+        network.cell_active[names.index(t)] = on
+
+
+class AddCarrier(_CarrierAction):
+    """Light a carrier on a sector (its cell on that carrier is switched on): capacity from
+    spectrum the operator holds in reserve. ``cell`` names the sector (any of its cells).
+    ``offset_db`` is the new cell's inter-frequency offset: users select the strongest RSRP +
+    offset, so a co-sited carrier takes users only where its RSRP + offset beats theirs."""
+
+    type: Literal["add_carrier"] = "add_carrier"
+    offset_db: float = Field(0.0, ge=-24.0, le=24.0)
+    COST: ClassVar[float] = 10.0
+
+    def apply(self, network: Network) -> None:
+        self._set(network, True)
+        network.cell_cio_db[network.cell_names.index(self.target_cell())] = self.offset_db
+
+
+class RemoveCarrier(_CarrierAction):
+    """Switch a sector's cell on a carrier off (energy saving at low load)."""
+
+    type: Literal["remove_carrier"] = "remove_carrier"
+    COST: ClassVar[float] = 2.0
+
+    def apply(self, network: Network) -> None:
+        self._set(network, False)
+
+
+class DeployDrone(_Action):
+    """Deploy a drone (low-altitude platform) base station with one omnidirectional cell at a
+    position and altitude, or move one already deployed (seed 000 §IV-B2). ``cell`` is the
+    drone's site name; its cell is ``NAME/1`` (``NAME/1@CARRIER`` in multi-carrier networks).
+    The twin evaluates its links with the Al-Hourani air-to-ground model. Recall it with
+    ``set_cell_active`` (``active = false``)."""
+
+    type: Literal["deploy_drone"] = "deploy_drone"
+    cell: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$",
+                      description="site name of the drone")
+    x_m: float = Field(ge=-50_000.0, le=50_000.0)
+    y_m: float = Field(ge=-50_000.0, le=50_000.0)
+    altitude_m: float = Field(ge=10.0, le=300.0, description="height above ground [m]")
+    tx_power_dbm: float = Field(30.0, ge=0.0, le=40.0, description="total power (payload)")
+    carrier: str | None = Field(None, max_length=32, description="carrier name (first if none)")
+    COST: ClassVar[float] = 25.0
+    CHANGES_GAINS: ClassVar[bool] = True
+
+    def cell_name(self) -> str:
+        return f"{self.cell}/1" + (f"@{self.carrier}" if self.carrier else "")
+
+    def touched_cells(self) -> list[str]:
+        return [self.cell_name()]
+
+    def apply(self, network: Network) -> None:
+        cars = [c.name for c in network.carriers]
+        if self.carrier is None and len(cars) > 1:
+            raise InputError("carrier", None, f"one of {cars} (the network has several)")
+        if self.carrier is not None and self.carrier not in cars:
+            raise InputError("carrier", self.carrier, f"one of {cars}")
+        k = cars.index(self.carrier) if self.carrier is not None else 0
+        network.place_drone(self.cell, self.x_m, self.y_m, self.altitude_m, self.tx_power_dbm,
+                            k)
+
+
+class IoTGrant(BaseModel):
+    """One IoT device's uplink grant: transmit power and resource blocks (LINKs p_i, b_ij)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    device: str = Field(min_length=1, max_length=64)
+    tx_power_dbm: float = Field(ge=-40.0, le=23.0, description="TS 38.101 power class 3")
+    resource_blocks: tuple[int, ...] = Field(min_length=1, max_length=273)
+
+    @model_validator(mode="after")
+    def _rbs(self) -> IoTGrant:
+        if any(b < 0 for b in self.resource_blocks):
+            raise ValueError(f"negative resource block in {list(self.resource_blocks)}")
+        if len(set(self.resource_blocks)) != len(self.resource_blocks):
+            raise ValueError(f"repeated resource block in {list(self.resource_blocks)}")
+        return self
+
+
+class AllocateIoTUplink(_Action):
+    """IoT uplink power and resource-block allocation of a cell (the LINKs OPT (3)–(7) solution):
+    every RB goes to at most one device. Replaces the cell's previous grants (no grants: clears
+    them); the downlink load model is not affected (these are uplink resources)."""
+
+    type: Literal["allocate_iot_uplink"] = "allocate_iot_uplink"
+    grants: tuple[IoTGrant, ...] = Field(max_length=1024)
+    COST: ClassVar[float] = 0.5
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> AllocateIoTUplink:
+        seen: dict[int, str] = {}
+        devices: set[str] = set()
+        for g in self.grants:
+            if g.device in devices:
+                raise ValueError(f"device {g.device!r} granted twice")
+            devices.add(g.device)
+            for b in g.resource_blocks:
+                if b in seen:
+                    raise ValueError(f"resource block {b} granted to {seen[b]!r} and "
+                                     f"{g.device!r}")
+                seen[b] = g.device
+        return self
+
+    def apply(self, network: Network) -> None:
+        i = self._index(network)
+        if not self.grants:
+            network.iot_uplink.pop(self.cell, None)
+            return
+        top = max(b for g in self.grants for b in g.resource_blocks)
+        _check_prbs(network, i, top, "grants.resource_blocks")
+        network.iot_uplink[self.cell] = {g.device: (g.tx_power_dbm, g.resource_blocks)
+                                         for g in self.grants}
+
+
 def _check_prbs(network: Network, i: int, n: int, field: str) -> None:
     total = int(network.cell_n_prb[i])
     if n >= total:
@@ -147,7 +281,8 @@ def _check_prbs(network: Network, i: int, n: int, field: str) -> None:
 
 
 Action = Annotated[SetTxPower | SetElectricalTilt | SetCellOffset | SetCellActive | ReservePRBs
-                   | BlankPRBs, Field(discriminator="type")]
+                   | BlankPRBs | AddCarrier | RemoveCarrier | DeployDrone | AllocateIoTUplink,
+                   Field(discriminator="type")]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 
 
@@ -185,6 +320,10 @@ class ActionPlan(BaseModel):
 
     def changes_gains(self) -> bool:
         return any(a.CHANGES_GAINS for a in self.actions)
+
+    def created_cells(self) -> list[str]:
+        """Cells the plan creates (drone deployments) — unknown to the topology before it."""
+        return [a.cell_name() for a in self.actions if isinstance(a, DeployDrone)]
 
 
 def action_schema() -> dict[str, Any]:

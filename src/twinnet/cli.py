@@ -139,6 +139,13 @@ def _print_loop(rep: dict[str, Any], scenario: str) -> None:
     rrm = rep.get("rrm", {})
     out.print(f"plan ({rrm.get('method')}, cost {rrm.get('cost')}, heuristic cost "
               f"{rep.get('heuristic', {}).get('cost')}): " + "; ".join(rrm.get("options", [])))
+    if rrm.get("search_space"):
+        proof = ("[green]proved cheapest[/green]" if rrm.get("proved") else
+                 "[yellow]not proved[/yellow] (proof budget reached)")
+        out.print(f"{proof} among {rrm['search_space']:,} candidate plans: "
+                  f"{rrm.get('combinations_checked', 0):,} of "
+                  f"{rrm.get('cheaper_combinations', 0):,} "
+                  f"cheaper plans evaluated on the twin in {rrm.get('solve_time_s', 0):.1f} s")
     if rep.get("rolled_back"):
         out.print("[yellow]rolled back[/yellow]: " + "; ".join(rep.get("notes", [])))
 

@@ -103,6 +103,9 @@ class Carrier(_Model):
     bandwidth_mhz: float = Field(20.0, gt=0)
     scs_khz: Literal[15, 30, 60, 120] = 30
     tx_power_dbm: float = Field(46.0, ge=-10, le=70)
+    #: lit on every sector from the start; ``false``: a capacity reserve whose cells are built
+    #: switched off (the ``add_carrier`` action lights it on a sector)
+    active: bool = True
 
     @model_validator(mode="after")
     def _check_prb(self) -> Carrier:

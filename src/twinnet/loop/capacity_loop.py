@@ -3,9 +3,12 @@ apply → measure (the congested-cell study of seed 003 on the emulated network)
 
 1. the emulated network runs ``observe`` intervals at its busy-hour demand; telemetry goes
    through the store into the twin (P2V) and the L1 engine is fitted on the reports;
-2. congested cells are those whose *measured* PRB utilisation exceeds the target;
+2. congested cells are those whose *measured* PRB utilisation exceeds the target; those at or
+   above ``congestion`` get the full option set (tilt, power, nearby small cells), the others a
+   relief option (power −3 dB);
 3. the RRM capacity engine (:mod:`twinnet.rrm.capacity`) finds the cheapest plan it can prove
-   on the twin; the greedy heuristic runs on the same candidates for comparison;
+   on the twin — every cheaper combination of the candidates is evaluated (``proof_budget``
+   bounds how many) — and the greedy heuristic runs on the same candidates for comparison;
 4. the plan is verified on the twin against the constraints, applied to the network (V2P),
    the next interval is measured, and the plan is rolled back if it disappoints.
 """
@@ -42,7 +45,7 @@ def _kpis(k: dict[str, Any]) -> dict[str, Any]:
 def run_capacity_loop(scenario: str | Scenario, store: ContextStore,
                       constraints: Constraints | None = None, observe: int = 3,
                       truth: GroundTruth | None = None, design_margin: float = 0.03,
-                      proof_budget: int = 400,
+                      proof_budget: int = 20000, congestion: float = 0.8,
                       progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the loop once and return the JSON-ready report."""
     cons = constraints or Constraints()
@@ -76,7 +79,10 @@ def run_capacity_loop(scenario: str | Scenario, store: ContextStore,
         return report
     design = cons.peak_prb_utilization - design_margin
     say("optimising (RRM capacity engine)")
-    opts = candidate_options(twin, design)
+    # full option set around the congested cells (measured ≥ ``congestion``), relief options
+    # for the other cells above the target
+    worst = sorted(measured[measured >= congestion].index) or [str(measured.idxmax())]
+    opts = candidate_options(twin, design, congested=worst)
     greedy = greedy_capacity_plan(twin, design, opts)
     res = solve_capacity(twin, design, opts, max_proof_combinations=proof_budget,
                          incumbent=greedy)

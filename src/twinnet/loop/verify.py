@@ -12,11 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from twinnet.actions import (
     ActionPlan,
+    AddCarrier,
+    AllocateIoTUplink,
     BlankPRBs,
+    DeployDrone,
+    IoTGrant,
+    RemoveCarrier,
     ReservePRBs,
     SetCellActive,
     SetCellOffset,
@@ -100,7 +106,33 @@ def inverse_plan(before: Any, plan: ActionPlan) -> ActionPlan:
     names = before.cell_names
     acts: list[Any] = []
     for a in plan.actions:
+        if isinstance(a, DeployDrone):
+            if a.cell in before.site_names:  # moved: back to where it was (and as it was)
+                s = before.site_names.index(a.cell)
+                c = int(np.flatnonzero(before.cell_site == s)[0])
+                acts.append(SetCellActive(cell=names[c], active=bool(before.cell_active[c])))
+                acts.append(DeployDrone(cell=a.cell, x_m=float(before.site_x_m[s]),
+                                        y_m=float(before.site_y_m[s]),
+                                        altitude_m=float(before.site_height_m[s]),
+                                        tx_power_dbm=float(before.cell_tx_power_dbm[c]),
+                                        carrier=a.carrier))
+            else:  # new: a deployed drone cannot be undeployed by a directive; it lands (off)
+                acts.append(SetCellActive(cell=a.cell_name(), active=False))
+            continue
+        if isinstance(a, AddCarrier | RemoveCarrier):
+            t = a.target_cell()
+            j = names.index(t)
+            if isinstance(a, AddCarrier):
+                acts.append(SetCellOffset(cell=t, offset_db=float(before.cell_cio_db[j])))
+            acts.append(SetCellActive(cell=t, active=bool(before.cell_active[j])))
+            continue
         i = names.index(a.cell)
+        if isinstance(a, AllocateIoTUplink):
+            prev = before.iot_uplink.get(a.cell, {})
+            acts.append(AllocateIoTUplink(cell=a.cell, grants=tuple(
+                IoTGrant(device=d, tx_power_dbm=p, resource_blocks=rb)
+                for d, (p, rb) in prev.items())))
+            continue
         if isinstance(a, SetTxPower):
             acts.append(SetTxPower(cell=a.cell, tx_power_dbm=float(before.cell_tx_power_dbm[i])))
         elif isinstance(a, SetElectricalTilt):

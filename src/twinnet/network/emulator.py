@@ -204,6 +204,10 @@ class NetworkEmulator:
             actions=[directive])
         trial = self.recorded.copy()
         plan.apply(trial)  # raises before anything changes if a cell is unknown
+        extra = trial.n_cells - self.recorded.n_cells
+        if extra > 0:  # new cells (drones): installed as commanded, no hidden error
+            self.tilt_error_deg = np.append(self.tilt_error_deg, np.zeros(extra))
+            self.gain_error_db = np.append(self.gain_error_db, np.zeros(extra))
         self.recorded = trial
         self._sync_truth()
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from twinnet.errors import ScenarioError
+from twinnet.errors import InputError, ScenarioError
 from twinnet.scenario import CsvLayout, HexLayout, Scenario
 
 __all__ = ["CarrierInfo", "Network", "build_network", "hex_site_positions", "wrap_shifts_m"]
@@ -115,6 +115,12 @@ class Network:
     #: sharing): both unavailable to the cell's other traffic (``None``: none)
     cell_prb_reserved: NDArray[np.int64] | None = None
     cell_prb_blanked: NDArray[np.int64] | None = None
+    #: sites that are drone (low-altitude platform) base stations: air-to-ground propagation,
+    #: omnidirectional antenna (``None``: none)
+    site_drone: NDArray[np.bool_] | None = None
+    #: IoT uplink grants per cell: ``{cell: {device: (tx_power_dbm, (rb, ...))}}``
+    iot_uplink: dict[str, dict[str, tuple[float, tuple[int, ...]]]] = field(
+        default_factory=dict)
 
     @property
     def n_sites(self) -> int:
@@ -179,7 +185,52 @@ class Network:
             else self.cell_prb_reserved.copy(),
             cell_prb_blanked=None if self.cell_prb_blanked is None
             else self.cell_prb_blanked.copy(),
+            iot_uplink={k: dict(v) for k, v in self.iot_uplink.items()},
         )
+
+    def is_drone_site(self) -> NDArray[np.bool_]:
+        return (self.site_drone if self.site_drone is not None
+                else np.zeros(self.n_sites, dtype=bool))
+
+    def place_drone(self, name: str, x_m: float, y_m: float, altitude_m: float,
+                    tx_power_dbm: float, carrier: int = 0) -> int:
+        """Add a one-cell drone site (or move an existing drone site of that name) and switch its
+        cell on; returns the cell index. Site arrays are replaced, never changed in place (copies
+        share them)."""
+        drone = self.is_drone_site()
+        if name in self.site_names:
+            s = self.site_names.index(name)
+            if not drone[s]:
+                raise InputError("cell", name, "a new site name or an existing drone site")
+            x, y, h = self.site_x_m.copy(), self.site_y_m.copy(), self.site_height_m.copy()
+            x[s], y[s], h[s] = x_m, y_m, altitude_m
+            self.site_x_m, self.site_y_m, self.site_height_m = x, y, h
+            c = int(np.flatnonzero(self.cell_site == s)[0])
+            self.cell_tx_power_dbm[c] = tx_power_dbm
+            self.cell_active[c] = True
+            return c
+        if not 0 <= carrier < len(self.carriers):
+            raise InputError("carrier", carrier, f"a carrier index below {len(self.carriers)}")
+        s = self.n_sites
+        self.site_names = [*self.site_names, name]
+        self.site_x_m = np.append(self.site_x_m, x_m)
+        self.site_y_m = np.append(self.site_y_m, y_m)
+        self.site_height_m = np.append(self.site_height_m, altitude_m)
+        self.site_drone = np.append(drone, True)
+        self.cell_site = np.append(self.cell_site, np.int32(s)).astype(np.int32)
+        self.cell_sector = np.append(self.cell_sector, np.int32(0)).astype(np.int32)
+        self.cell_carrier = np.append(self.cell_carrier, np.int32(carrier)).astype(np.int32)
+        self.cell_bearing_deg = np.append(self.cell_bearing_deg, 0.0)
+        self.cell_mech_tilt_deg = np.append(self.cell_mech_tilt_deg, 0.0)
+        self.cell_elec_tilt_deg = np.append(self.cell_elec_tilt_deg, 0.0)
+        self.cell_tx_power_dbm = np.append(self.cell_tx_power_dbm, tx_power_dbm)
+        self.cell_cio_db = np.append(self.cell_cio_db, 0.0)
+        self.cell_active = np.append(self.cell_active, True)
+        if self.cell_prb_reserved is not None:
+            self.cell_prb_reserved = np.append(self.cell_prb_reserved, 0)
+        if self.cell_prb_blanked is not None:
+            self.cell_prb_blanked = np.append(self.cell_prb_blanked, 0)
+        return self.n_cells - 1
 
 
 CellRow = tuple[int, float, float, float, float | None]
@@ -279,7 +330,7 @@ def build_network(scenario: Scenario, small_cells: bool = True) -> Network:
         sector_count[s] = sec + 1
         for k, car in enumerate(scenario.carriers):
             rows.append((s, sec, k, az, mt, et, car.tx_power_dbm if p is None else p))
-    active = [True] * len(rows)
+    active = [bool(scenario.carriers[int(r[2])].active) for r in rows]
     height_l = [float(h) for h in heights]
     pos_l = [tuple(p) for p in pos]
     n_macro = len(names)

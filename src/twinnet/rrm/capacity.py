@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from twinnet.twin.twin import DigitalTwin
 
 __all__ = ["CapacityResult", "Option", "candidate_options", "greedy_capacity_plan",
-           "solve_capacity"]
+           "search_space", "solve_capacity"]
 
 
 @dataclass(frozen=True)
@@ -74,38 +76,65 @@ class CapacityResult:
     solve_time_s: float
     method: str
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: plans the candidate options can form, and those cheaper than the plan found
+    search_space: int = 0
+    cheaper_combinations: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"plan": self.plan.model_dump()["actions"], "rationale": self.plan.rationale,
                 "feasible": self.feasible, "proved": self.proved, "cost": self.cost,
                 "options": self.options, "milp_iterations": self.milp_iterations,
                 "cuts": self.cuts, "combinations_checked": self.combinations_checked,
+                "cheaper_combinations": self.cheaper_combinations,
+                "search_space": self.search_space,
                 "solve_time_s": round(self.solve_time_s, 3), "method": self.method,
                 "predicted_peak_prb_utilization":
                     self.predicted_kpis.get("peak_prb_utilization")}
 
 
 def candidate_options(twin: DigitalTwin, target: float, radius_m: float = 250.0,
-                      hour: int | None = None) -> list[Option]:
-    """Candidate options around every cell above ``target``: downtilt +2/+4/+8°, power −3/−6
-    dB, and every inactive cell (candidate small cell) within ``radius_m`` of its site —
-    switched on, or on with +6 dB range extension."""
+                      hour: int | None = None, congested: list[str] | None = None,
+                      tilt_steps: tuple[float, ...] = (2.0, 4.0, 8.0),
+                      power_steps: tuple[float, ...] = (3.0, 6.0),
+                      relief_power_step: float = 3.0) -> list[Option]:
+    """Candidate options around the cells above ``target`` on the twin.
+
+    Cells in ``congested`` (all cells above the target when ``None``) get the full set: downtilt
+    by each of ``tilt_steps`` and power reduction by each of ``power_steps``. Other cells above
+    the target get one *relief* option, power −``relief_power_step`` dB (they are hot only
+    because of their congested neighbour's spill-over). Every inactive cell (candidate small
+    cell) within ``radius_m`` of a congested cell's site can be switched on, or on with +6 dB
+    range extension. The set is small enough to be enumerated in cost order, which is what makes
+    :func:`solve_capacity`'s result provably the cheapest within it."""
     ev = twin.evaluate(hour=hour, uplink=False)
     util = np.asarray(ev.load.prb_utilization)
     net = twin.network
     names = net.cell_names
-    hot = [c for c in np.flatnonzero(util > target) if net.cell_active[c]]
+    hot = [int(c) for c in np.flatnonzero(util > target) if net.cell_active[c]]
+    full: set[int]
+    if congested is None:
+        full = set(hot)
+    else:
+        unknown = [n for n in congested if n not in names]
+        if unknown:
+            raise InputError("congested", unknown[0], "a cell of the network")
+        full = {names.index(n) for n in congested}
     opts: list[Option] = []
     seen_sc: set[int] = set()
-    for c in hot:
+    for c in sorted(full | set(hot)):
         n = names[c]
+        p0 = float(net.cell_tx_power_dbm[c])
+        if c not in full:
+            opts.append(Option(f"power:{n}", f"{n} power −{relief_power_step:g} dB",
+                               (SetTxPower(cell=n, tx_power_dbm=max(p0 - relief_power_step,
+                                                                    0.0)),)))
+            continue
         t0 = float(net.cell_elec_tilt_deg[c])
-        for d in (2.0, 4.0, 8.0):
+        for d in tilt_steps:
             if t0 + d <= 20.0:
                 opts.append(Option(f"tilt:{n}", f"{n} tilt +{d:g}°",
                                    (SetElectricalTilt(cell=n, tilt_deg=t0 + d),)))
-        p0 = float(net.cell_tx_power_dbm[c])
-        for d in (3.0, 6.0):
+        for d in power_steps:
             opts.append(Option(f"power:{n}", f"{n} power −{d:g} dB",
                                (SetTxPower(cell=n, tx_power_dbm=max(p0 - d, 0.0)),)))
         sx, sy = net.site_x_m[net.cell_site[c]], net.site_y_m[net.cell_site[c]]
@@ -120,6 +149,12 @@ def candidate_options(twin: DigitalTwin, target: float, radius_m: float = 250.0,
             opts.append(Option(f"cell:{m}", f"switch on {m} with +6 dB range extension",
                                (on, SetCellOffset(cell=m, offset_db=6.0))))
     return opts
+
+
+def search_space(options: list[Option]) -> int:
+    """Number of plans the options can form (one option or none per group)."""
+    sizes = Counter(o.group for o in options)
+    return int(np.prod([v + 1 for v in sizes.values()])) if sizes else 1
 
 
 def _plan(opts: list[Option], rationale: str) -> ActionPlan:
@@ -137,7 +172,8 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
                    margin: float = 0.02, max_outage: float | None = None,
                    hour: int | None = None, max_milp_iterations: int = 40,
                    max_proof_combinations: int = 3000, solver: str | None = None,
-                   incumbent: CapacityResult | None = None) -> CapacityResult:
+                   incumbent: CapacityResult | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> CapacityResult:
     """Cheapest plan (within the candidate options) meeting the PRB-utilisation target."""
     import pyomo.environ as pyo
 
@@ -242,6 +278,8 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
     checked = 0
     for cost, chosen in combos[:max_proof_combinations]:
         checked += 1
+        if progress is not None and checked % 50 == 0:
+            progress(checked, min(len(combos), max_proof_combinations))
         r = what_if(twin, _plan([opts[i] for i in chosen], "enumeration"), hour, base)
         if _meets(r.kpis, target, max_outage):
             best = (chosen, r.kpis)
@@ -256,14 +294,14 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
     if best is None:
         return CapacityResult(ActionPlan(rationale="no candidate combination meets the target"),
                               False, proved, base.kpis, 0.0, [], iters, len(m.cuts), checked,
-                              elapsed, method, history)
+                              elapsed, method, history, search_space(opts), len(combos))
     chosen, kpis = best
     names_o = [opts[i].name for i in chosen]
     plan = _plan([opts[i] for i in chosen],
                  f"cheapest verified plan for peak PRB utilisation ≤ {target:g}: "
                  + "; ".join(names_o))
     return CapacityResult(plan, True, proved, kpis, plan.cost(), names_o, iters, len(m.cuts),
-                          checked, elapsed, method, history)
+                          checked, elapsed, method, history, search_space(opts), len(combos))
 
 
 def greedy_capacity_plan(twin: DigitalTwin, target: float = 0.5,

@@ -173,15 +173,22 @@ class TwinSync:
         to the twin. Nothing changes anywhere if the plan names an unknown cell."""
         p = plan if isinstance(plan, ActionPlan) else ActionPlan(actions=[plan])
         known = self.store.known_cells()
-        unknown = [c for c in p.touched_cells() if c not in known]
+        created = set(p.created_cells())
+        unknown = [c for c in p.touched_cells() if c not in known and c not in created]
         if unknown:
             raise InputError("cell", unknown[0], "a cell of the stored topology")
         trial = self.twin.network.copy()
         p.apply(trial)                 # validates against the twin's network before V2P
         network.apply(p)
         changes: list[dict[str, Any]] = []
+        n_old = self.twin.network.n_cells
+        if trial.n_cells > n_old or created:  # new or moved drone sites: store their rows
+            self.store.write_topology(trial)
+            for name in trial.cell_names[n_old:]:
+                changes.append({"cell": name, "parameter": "created", "old": None,
+                                "new": True})
         for col, attr in _PARAMS.items():
-            old, new = getattr(self.twin.network, attr), getattr(trial, attr)
+            old, new = getattr(self.twin.network, attr), getattr(trial, attr)[:n_old]
             for i in np.flatnonzero(old != new):
                 name = trial.cell_names[i]
                 self.store.update_cell(name, **{col: new[i].item()})

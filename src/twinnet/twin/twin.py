@@ -139,6 +139,11 @@ class Evaluation:
                 f"peak_prb_utilization={k.get('peak_prb_utilization'):.3f})")
 
 
+#: bounds of the gain cache shared by a twin and its forks
+_GAIN_CACHE_ENTRIES = 64
+_GAIN_CACHE_BYTES = 1 << 30
+
+
 class DigitalTwin:
     """Digital twin of a cellular network (L1 radio + L2 load).
 
@@ -191,19 +196,23 @@ class DigitalTwin:
         return cls(sc, **kwargs)
 
     def copy(self) -> DigitalTwin:
-        """A fork sharing users, fields and cached gains, with its own cell parameters."""
+        """A fork sharing users, fields and the gain cache, with its own cell parameters.
+
+        The cache is keyed by everything the gains depend on (bearing, tilts, link adjustment;
+        users and fields are shared), so gains computed by one fork serve its parent and its
+        siblings: a search that revisits a tilt setting in many plans computes it once."""
         new = object.__new__(DigitalTwin)
         new.__dict__.update(self.__dict__)
         new.network = self.network.copy()
-        new._gain_cache = dict(self._gain_cache)
         return new
 
     # ------------------------------------------------------------------ radio
     def candidate_sites(self) -> NDArray[np.int32]:
         """Sites evaluated per user: all sites (one shared row) for networks of at most
         ``max_sites_per_user`` sites, else each user's nearest ``max_sites_per_user`` sites."""
-        if self._cand is None:
+        if self._cand is None or getattr(self, "_cand_sites", None) != self.network.n_sites:
             net = self.network
+            self._cand_sites = net.n_sites
             k = self.max_sites_per_user
             if net.n_sites <= k or net.wrap_shifts_m.shape[0] > 1:
                 self._cand = np.arange(net.n_sites, dtype=np.int32)[None, :]
@@ -217,7 +226,8 @@ class DigitalTwin:
     def _gain_key(self) -> str:
         net = self.network
         h = hashlib.blake2b(digest_size=16)
-        for a in (net.cell_bearing_deg, net.cell_mech_tilt_deg, net.cell_elec_tilt_deg):
+        for a in (net.cell_bearing_deg, net.cell_mech_tilt_deg, net.cell_elec_tilt_deg,
+                  net.site_x_m, net.site_y_m, net.site_height_m, net.is_drone_site()):
             h.update(np.ascontiguousarray(a).tobytes())
         if self.link_adjustment is not None:
             h.update(self.link_adjustment.token.encode())
@@ -236,6 +246,7 @@ class DigitalTwin:
         Cached by the parameters they depend on (bearing, tilts, link adjustment). When only a
         few cells' bearing or tilt differ from the last computed state, only those cells'
         columns are recomputed (incremental what-if)."""
+        self._ensure_fields()
         key = self._gain_key()
         hit = self._gain_cache.get(key)
         if hit is not None:
@@ -248,30 +259,48 @@ class DigitalTwin:
         self._remember_gains(key, gain, slot)
         return gain, slot
 
+    def _ensure_fields(self) -> None:
+        """Give sites added after construction (drones) their spatial-field offsets
+        (deterministic: drawn from the scenario seed and the number of sites)."""
+        have = self.fields.offsets_x.shape[1]
+        n = self.network.n_sites
+        if n > have:
+            if self.scenario.propagation.spatially_consistent:
+                self.fields = self.fields.with_extra_sites(
+                    n - have, self.scenario.propagation.scenario,
+                    np.random.default_rng([self.scenario.seed, 11, have]))
+            else:
+                self.fields = RadioFields.empty(n)
+
     def _remember_gains(self, key: str, gain: NDArray[np.float32],
                         slot: NDArray[np.int32]) -> None:
         net = self.network
-        self._gain_cache[key] = (gain, slot)
-        if len(self._gain_cache) > 64:  # bounded: drop the oldest entries
-            for k in list(self._gain_cache)[:16]:
-                del self._gain_cache[k]
+        cache = self._gain_cache
+        cache[key] = (gain, slot)
+        # bounded (entries and bytes): drop the oldest entries
+        while len(cache) > 1 and (len(cache) > _GAIN_CACHE_ENTRIES or sum(
+                g.nbytes for g, _ in cache.values()) > _GAIN_CACHE_BYTES):
+            del cache[next(iter(cache))]
         self._last_gain_state = (
             net.cell_bearing_deg.copy(), net.cell_mech_tilt_deg.copy(),
             net.cell_elec_tilt_deg.copy(), self.link_adjustment, gain, slot,
-            net.cell_site.tobytes() + net.cell_carrier.tobytes())
+            net.cell_site.tobytes() + net.cell_carrier.tobytes(),
+            np.column_stack([net.site_x_m, net.site_y_m, net.site_height_m]))
 
     def _partial_gains(self) -> tuple[NDArray[np.float32], NDArray[np.int32]] | None:
         state = getattr(self, "_last_gain_state", None)
         net = self.network
         if state is None:
             return None
-        bearing, mech, elec, adj, gain, slot, layout = state
+        bearing, mech, elec, adj, gain, slot, layout, geo = state
         if adj is not self.link_adjustment or layout != (net.cell_site.tobytes()
                                                          + net.cell_carrier.tobytes()):
             return None
+        moved = np.any(geo != np.column_stack([net.site_x_m, net.site_y_m, net.site_height_m]),
+                       axis=1)
         changed = np.flatnonzero((bearing != net.cell_bearing_deg)
                                  | (mech != net.cell_mech_tilt_deg)
-                                 | (elec != net.cell_elec_tilt_deg))
+                                 | (elec != net.cell_elec_tilt_deg) | moved[net.cell_site])
         if changed.size == 0 or changed.size > max(1, net.n_cells // 4):
             return None
         sub_gain, sub_slot = self._compute_gains(changed.astype(np.int32))
@@ -320,6 +349,7 @@ class DigitalTwin:
                 fl.fields[3].values, f_dx, f_r1, f_r2, fl.offsets_x, fl.offsets_y,
                 out,
             )
+            self._drone_gains(out, slot_cell, float(car.fc_ghz), loss)
             gains.append(out)
             slots.append(slot_cell)
         gain = gains[0] if len(gains) == 1 else np.ascontiguousarray(np.hstack(gains))
@@ -328,6 +358,32 @@ class DigitalTwin:
             extra_db = self.link_adjustment.extra_loss_db(self, slot)
             gain = np.ascontiguousarray(gain * (10.0 ** (-extra_db / 10.0)).astype(np.float32))
         return gain, slot
+
+    def _drone_gains(self, out: NDArray[np.float32], slot_cell: NDArray[np.int32], fc_ghz: float,
+                     o2i_db: NDArray[np.float64]) -> None:
+        """Overwrite the slots of drone cells with air-to-ground gains: Al-Hourani mean path loss
+        (urban) from the drone to each user, the user's O2I loss, omnidirectional antenna."""
+        net = self.network
+        drone = net.is_drone_site()
+        if not drone.any():
+            return
+        from twinnet.rrm.drone import a2g_pathloss_db
+
+        cells = np.broadcast_to(slot_cell, out.shape)
+        ue = self.users
+        for k in np.flatnonzero((cells >= 0).any(axis=0)):
+            col = cells[:, k]
+            ok = col >= 0
+            site = np.where(ok, net.cell_site[np.where(ok, col, 0)], 0)
+            is_d = ok & drone[site]
+            if not is_d.any():
+                continue
+            u = np.flatnonzero(is_d)
+            s_ = site[u]
+            r = np.hypot(ue.x_m[u] - net.site_x_m[s_], ue.y_m[u] - net.site_y_m[s_])
+            h = np.maximum(net.site_height_m[s_] - ue.height_m[u], 1.0)
+            pl = a2g_pathloss_db(r, h, fc_ghz) + o2i_db[u]
+            out[u, k] = (10.0 ** (-pl / 10.0)).astype(np.float32)
 
     def _site_layout(self, carrier: int, cand: NDArray[np.int32],
                      only_cells: NDArray[np.int32] | None = None) -> tuple[Any, ...]:
