@@ -37,6 +37,44 @@ def test_run_hotspot_is_the_capacity_loop(tmp_path):
     rrm = r["rrm"]
     assert rrm["proved"] and rrm["combinations_checked"] == rrm["cheaper_combinations"] > 0
     assert rrm["cost"] <= r["heuristic"]["cost"]
+    # the embedded model took part: its calls, and where each action of the plan came from
+    llm = r["llm"]
+    assert llm["backend"] == "embedded" and llm["calls"] >= 1
+    assert {"calls", "valid_proposals", "accepted_proposals", "fallbacks"} <= set(llm)
+    assert r["plan_source"] in ("llm+rrm", "rrm-fallback")
+    assert len(r["decision"]["origin"]) == len(r["plan"])
+    assert (out / "twinnet.duckdb").exists()  # prompts, responses and decisions, for audit
+
+
+def test_run_completes_when_the_llm_server_is_unreachable(tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = twinnet("run", "hotspot", "--json", "--out", str(tmp_path / "run"), "--llm-url",
+                f"http://127.0.0.1:{port}/v1", "--llm-model", "m", "--llm-timeout", "0.5")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["llm"]["backend"] == "openai" and r["llm"]["fallbacks"] == 1
+    assert any("unreachable" in e for e in r["llm"]["errors"])
+    assert r["plan_source"] == "rrm-fallback"
+    assert r["after"]["peak_prb_utilization"] <= 0.5
+
+
+def test_ask_answers_with_evidence(tmp_path):
+    p = twinnet("ask", "why is S0/1 congested and what would fix it?", "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["answer"] and r["llm"]["backend"] == "embedded"
+    ev = r["evidence"]
+    assert any(i["subject"] == "S0/1" and i["kind"] == "congestion" for i in ev["insights"])
+    assert ev["passages"] and all("#" in x["doc_id"] for x in ev["passages"])
+    for a in r["suggested_actions"]:  # whatever the model suggested passed the guardrails
+        assert "predicted_peak_prb_utilization" in a
+    p2 = twinnet("ask", "  ", "--llm", "none")
+    assert p2.returncode != 0 and "question" in (p2.stderr + p2.stdout)
 
 
 def test_run_hotspot_json_and_run_folder(tmp_path):

@@ -57,16 +57,36 @@ def run(
         "--no-loop only evaluates the twin")] = True,
     target: Annotated[float, typer.Option(min=0.05, max=1.0, help="the loop's peak PRB "
                                           "utilisation target")] = 0.5,
+    llm: Annotated[str, typer.Option(help="language model: embedded (llama.cpp in-process, "
+                                     "default), openai (a server, see --llm-url) or none "
+                                     "(solver only)")] = "embedded",
+    llm_url: Annotated[str | None, typer.Option(
+        "--llm-url", help="OpenAI-compatible server base URL (vLLM, Ollama, llama.cpp "
+        "server, hosted API), e.g. http://127.0.0.1:8080/v1; implies --llm openai")] = None,
+    llm_model: Annotated[str | None, typer.Option(
+        "--llm-model", help="model id on the server, or a GGUF path for --llm embedded")] = None,
+    llm_timeout: Annotated[float, typer.Option("--llm-timeout", min=0.1, help="seconds per "
+                                               "server request")] = 60.0,
 ) -> None:
-    """Run a scenario: the capacity loop on its emulated network (baseline, plan, verified
-    outcome) and the twin's evaluation in a run folder (tables, KPIs, maps, report)."""
+    """Run a scenario: the closed loop on its emulated network (the LLM proposes, the RRM engine
+    refines, the twin verifies; baseline, plan, measured outcome) and the twin's evaluation in
+    a run folder (tables, KPIs, maps, report)."""
     from twinnet.report import write_run_folder
     from twinnet.scenario import load_scenario
     from twinnet.twin import DigitalTwin
 
     sc0 = load_scenario(scenario)  # fails fast (and cleanly) on a bad scenario
-    rep = _run_loop(sc0 if seed is None else sc0.with_updates(seed=seed), store_path,
-                    target) if loop else None
+    folder = out_dir or _default_run_dir(sc0.name)
+    rep = None
+    if loop:
+        backend, note = _make_llm(llm, llm_url, llm_model, llm_timeout)
+        folder.mkdir(parents=True, exist_ok=True)
+        rep = _run_loop(sc0 if seed is None else sc0.with_updates(seed=seed),
+                        store_path if store_path is not None else folder / "twinnet.duckdb",
+                        target, backend)
+        if note:
+            rep["llm"]["errors"].insert(0, note)
+            rep.setdefault("decision", {}).setdefault("messages", []).insert(0, note)
 
     with _progress() as prog:
         task = prog.add_task("loading scenario", total=5 if day else 4)
@@ -93,7 +113,6 @@ def run(
         if day:
             day_df = twin.evaluate_day()
             prog.update(task, advance=1, description="writing report")
-        folder = out_dir or _default_run_dir(sc.name)
         files = write_run_folder(twin, ev, folder, day_df)
         if rep is not None:
             rep["run_folder"] = str(folder)
@@ -114,16 +133,35 @@ def run(
     out.print(f"run folder: [bold]{folder}[/bold]  (report: {files['report']})")
 
 
-def _run_loop(scenario: Any, store_path: Path | None, target: float) -> dict[str, Any]:
-    from twinnet.loop.capacity_loop import run_capacity_loop
+def _make_llm(kind: str, url: str | None, model: str | None, timeout_s: float
+              ) -> tuple[Any, str | None]:
+    """The backend for ``--llm`` (``None`` for none); a backend that cannot be created leaves
+    the loop solver-only, with the reason."""
+    from twinnet.llm.backends import LLMError, make_backend
+
+    k = "openai" if url is not None and kind == "embedded" else kind
+    try:
+        if k == "embedded":
+            return make_backend("embedded", model_path=model), None
+        return make_backend(k, url=url, model=model, timeout_s=timeout_s), None
+    except LLMError as exc:
+        msg = f"LLM backend unavailable ({exc}): the loop runs solver-only"
+        err.print(f"[yellow]{msg}[/yellow]")
+        return None, msg
+
+
+def _run_loop(scenario: Any, store_path: Path | None, target: float, backend: Any
+              ) -> dict[str, Any]:
+    from twinnet.loop.orchestrator import run_closed_loop
     from twinnet.loop.verify import Constraints
     from twinnet.store import ContextStore
 
     with ContextStore(store_path if store_path is not None else ":memory:") as store, \
             _progress() as prog:
-        task = prog.add_task("capacity loop", total=None)
-        return run_capacity_loop(scenario, store, Constraints(peak_prb_utilization=target),
-                                 progress=lambda m: prog.update(task, description=m))
+        task = prog.add_task("closed loop", total=None)
+        return run_closed_loop(scenario, store, backend,
+                               Constraints(peak_prb_utilization=target),
+                               progress=lambda m: prog.update(task, description=m))
 
 
 def _print_loop(rep: dict[str, Any], scenario: str) -> None:
@@ -148,6 +186,78 @@ def _print_loop(rep: dict[str, Any], scenario: str) -> None:
                   f"cheaper plans evaluated on the twin in {rrm.get('solve_time_s', 0):.1f} s")
     if rep.get("rolled_back"):
         out.print("[yellow]rolled back[/yellow]: " + "; ".join(rep.get("notes", [])))
+    llm = rep.get("llm")
+    if llm:
+        d = rep.get("decision", {})
+        out.print(f"LLM: {llm['backend']} {llm.get('model', '')} — {llm['calls']} calls, "
+                  f"{llm['valid_proposals']} valid proposals, {llm['accepted_proposals']} "
+                  f"accepted, {llm['fallbacks']} fallbacks, {llm['rejected_actions']} actions "
+                  f"rejected by the guardrails, {llm['conflicts']} conflicts; plan source: "
+                  f"[bold]{rep.get('plan_source', '—')}[/bold]")
+        for o in d.get("origin", []):
+            a = o["action"]
+            params = ", ".join(f"{k}={v}" for k, v in a.items() if k not in ("type", "cell"))
+            out.print(f"  {a['type']} {a['cell']} ({params}): {o['origin']}")
+        for m in d.get("messages", []):
+            out.print(f"  · {m}")
+
+
+@app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="a question about the network, e.g. 'why is "
+                                            "S0/1 congested and what would fix it?'")],
+    scenario: Annotated[str, typer.Option(help="built-in scenario or .toml")] = "hotspot",
+    store_path: Annotated[Path | None, typer.Option(
+        "--store", help="context store: the twin is brought up to date from it, and the call "
+        "is audited there")] = None,
+    llm: Annotated[str, typer.Option(help="embedded, openai or none")] = "embedded",
+    llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base "
+                                                "URL (implies --llm openai)")] = None,
+    llm_model: Annotated[str | None, typer.Option(
+        "--llm-model", help="model id on the server, or a GGUF path for --llm embedded")] = None,
+    llm_timeout: Annotated[float, typer.Option("--llm-timeout", min=0.1)] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
+) -> None:
+    """Answer a natural-language question about the network from the twin, with the evidence
+    used (insights, knowledge passages, what-if of any suggested action)."""
+    from twinnet.llm.ask import answer_question
+    from twinnet.scenario import load_scenario
+    from twinnet.store import ContextStore
+    from twinnet.twin import DigitalTwin
+
+    sc = load_scenario(scenario)
+    twin = DigitalTwin(sc)
+    backend, note = _make_llm(llm, llm_url, llm_model, llm_timeout)
+    store = None
+    if store_path is not None:
+        from twinnet.twin.sync import restore_twin
+
+        store = ContextStore(store_path)
+        restore_twin(store, twin, sc)
+    try:
+        rep = answer_question(twin, question, backend, store=store)
+    finally:
+        if store is not None:
+            store.close()
+    if note:
+        rep.setdefault("notes", []).append(note)
+    if as_json:
+        _print_json(rep)
+        return
+    out.print(f"[bold]Q:[/bold] {question}")
+    out.print(f"[bold]A:[/bold] {rep['answer']}")
+    if rep.get("cells"):
+        out.print("cells: " + ", ".join(rep["cells"]))
+    for s_ in rep.get("suggested_actions", []):
+        a = s_["action"]
+        out.print(f"  suggested {a['type']} {a['cell']}: predicted peak PRB utilisation "
+                  f"{s_['predicted_peak_prb_utilization']:.3f} "
+                  f"(Δ {s_['delta'].get('peak_prb_utilization', 0):+.3f})")
+    ev = rep["evidence"]
+    out.print("evidence — insights: " + "; ".join(i["message"] for i in ev["insights"][:4]))
+    out.print("evidence — knowledge: " + ", ".join(p["doc_id"] for p in ev["passages"]))
+    llm_s = rep.get("llm", {})
+    out.print(f"model: {llm_s.get('backend')} ({rep.get('latency_s', 0):.1f} s)")
 
 
 @app.command("calibrate3gpp")

@@ -153,16 +153,19 @@ def inverse_plan(before: Any, plan: ActionPlan) -> ActionPlan:
 
 def apply_and_measure(sync: TwinSync, network: NetworkEmulator, plan: ActionPlan,
                       verification: Verification, constraints: Constraints,
-                      evidence: dict[str, Any] | None = None) -> Outcome:
-    """Apply a verified plan (V2P), measure the next interval, roll back if it disappoints."""
+                      evidence: dict[str, Any] | None = None, source: str = "rrm") -> Outcome:
+    """Apply a verified plan (V2P), measure the next interval, roll back if it disappoints.
+    The decision is stored at the network's clock (``source`` says who proposed the plan)."""
     store = sync.store
+    ts = getattr(network, "clock", None)
     if not verification.accepted:
         did = store.record_decision("plan", plan.model_dump(), {
-            "verification": verification.to_dict(), **(evidence or {})}, "rejected", "rrm")
+            "verification": verification.to_dict(), **(evidence or {})}, "rejected", source,
+            ts=ts)
         return Outcome(False, False, {}, verification.predicted, did,
                        ["rejected by verification: " + "; ".join(verification.violations)])
     did = store.record_decision("plan", plan.model_dump(), {
-        "verification": verification.to_dict(), **(evidence or {})}, "verified", "rrm")
+        "verification": verification.to_dict(), **(evidence or {})}, "verified", source, ts=ts)
     before = sync.twin.network.copy()
     sync.v2p(network, plan, reason=plan.rationale)
     network.step()

@@ -16,11 +16,35 @@ is the number of cell slots per site; unused slots hold 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import numba
 import numpy as np
 from numba import njit, prange
 
+#: below this many links a kernel call runs on one thread: the parallel region's start-up costs
+#: more than it saves, and on a busy machine a parallel region waits for its slowest thread
+#: (a what-if on ``hotspot`` took 150 ms instead of 3 ms next to one busy process)
+SERIAL_BELOW_LINKS = 400_000
+
+
+@contextmanager
+def threads_for(links: int) -> Iterator[None]:
+    """Run the enclosed kernel calls on one thread when the problem is small."""
+    if links >= SERIAL_BELOW_LINKS or numba.get_num_threads() == 1:
+        yield
+        return
+    prev = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(prev)
+
+
 __all__ = [
+    "SERIAL_BELOW_LINKS",
     "cell_prb_totals",
     "field_value",
     "field_values",
@@ -29,6 +53,7 @@ __all__ = [
     "link_gain_kernel",
     "prb_demand_kernel",
     "serving_kernel",
+    "threads_for",
 ]
 
 _LN10_10 = math.log(10.0) / 10.0

@@ -205,19 +205,22 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
     for g in groups:
         m.one.add(sum(m.x[i] for i in m.O if opts[i].group == g) <= 1)
     m.util_limit = pyo.ConstraintList()
+    linear_infeasible = False
     active = twin.network.cell_active
     for c in range(len(names)):
         # cells that are off now (candidates) are left to the twin's verification: their own
         # load when several of them share a crowd is far from additive
         if not active[c]:
             continue
-        if np.any(effects[:, c] != 0.0) or u0[c] > target - margin:
+        if np.any(effects[:, c] != 0.0):
             m.util_limit.add(u0[c] + sum(float(effects[i, c]) * m.x[i] for i in m.O
                                    if effects[i, c] != 0.0) <= target - margin)
+        elif u0[c] > target - margin:  # no option moves this cell: the linear model has no plan
+            linear_infeasible = True
     m.cuts = pyo.ConstraintList()
     best: tuple[list[int], dict[str, Any]] | None = None
     iters = 0
-    while iters < max_milp_iterations:
+    while not linear_infeasible and iters < max_milp_iterations:
         iters += 1
         info = solve(m, solver=solver)
         if not info.has_solution:

@@ -325,6 +325,25 @@ class ContextStore:
     def decisions(self) -> pd.DataFrame:
         return self.query("SELECT * FROM decisions ORDER BY ts")
 
+    def log_llm_call(self, purpose: str, backend: str, model: str,
+                     messages: list[dict[str, str]], response: str | None,
+                     prompt_tokens: int = 0, completion_tokens: int = 0,
+                     latency_s: float = 0.0, outcome: str = "ok",
+                     detail: dict[str, Any] | None = None, ts: Any = None) -> str:
+        """Audit one LLM call: the full prompt, the raw response, tokens, latency and what became
+        of it (``ok``, ``invalid``, ``rejected``, ``error: …``)."""
+        cid = uuid.uuid4().hex
+        with self.transaction() as con:
+            con.execute("INSERT INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [cid, pd.Timestamp(ts) if ts is not None else _now(), purpose, backend,
+                         model, _json(messages), response, int(prompt_tokens),
+                         int(completion_tokens), float(latency_s), outcome,
+                         _json(detail or {})])
+        return cid
+
+    def llm_calls(self) -> pd.DataFrame:
+        return self.query("SELECT * FROM llm_calls ORDER BY ts")
+
     def log_sync(self, direction: str, summary: dict[str, Any], ts: Any = None) -> str:
         if direction not in ("P2V", "V2P"):
             raise InputError("direction", direction, "'P2V' or 'V2P'")

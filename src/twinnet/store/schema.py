@@ -49,6 +49,10 @@ DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS decisions (
         decision_id VARCHAR PRIMARY KEY, ts TIMESTAMP, kind VARCHAR, status VARCHAR,
         plan JSON, evidence JSON, source VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS llm_calls (
+        call_id VARCHAR PRIMARY KEY, ts TIMESTAMP, purpose VARCHAR, backend VARCHAR,
+        model VARCHAR, messages JSON, response VARCHAR, prompt_tokens INTEGER,
+        completion_tokens INTEGER, latency_s DOUBLE, outcome VARCHAR, detail JSON)""",
     """CREATE TABLE IF NOT EXISTS sync_log (
         sync_id VARCHAR PRIMARY KEY, ts TIMESTAMP, direction VARCHAR, summary JSON)""",
     """CREATE TABLE IF NOT EXISTS fidelity (

@@ -20,8 +20,10 @@ final pass at that fixed point applies the outage cut, and its loads are the one
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +33,7 @@ from twinnet.radio.fast import (
     interference_pruned_kernel,
     interference_shared_kernel,
     prb_demand_kernel,
+    threads_for,
 )
 from twinnet.radio.link import LinkAbstraction
 
@@ -53,6 +56,24 @@ class LoadResult:
     converged: bool
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serial_when_small(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn``'s kernels on one thread when its first argument (the link matrix) is small
+    (:func:`twinnet.radio.fast.threads_for`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        gain: Any = args[0] if args else kwargs.get("gain")
+        with threads_for(int(np.size(gain))):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_serial_when_small
 def solve_load(
     gain: NDArray[np.float32],
     slot_cell: NDArray[np.int32],

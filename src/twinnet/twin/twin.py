@@ -25,7 +25,7 @@ from twinnet.network.topology import Network, build_network
 from twinnet.network.users import UserSet, drop_users
 from twinnet.policy.kpis import network_kpis
 from twinnet.radio.constants import SCENARIO_CODES
-from twinnet.radio.fast import link_gain_kernel, serving_kernel
+from twinnet.radio.fast import link_gain_kernel, serving_kernel, threads_for
 from twinnet.radio.fields import SpatialField, site_offsets_m
 from twinnet.radio.link import LinkAbstraction
 from twinnet.radio.o2i import o2i_loss_db, o2i_std_db
@@ -315,19 +315,11 @@ class DigitalTwin:
     def _compute_gains(self, only_cells: NDArray[np.int32] | None
                        ) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
         """Gains of all cells, or (``only_cells``) a matrix holding only those cells' slots."""
-        net, ue, sc = self.network, self.users, self.scenario
+        net, ue = self.network, self.users
         cand = self.candidate_sites()
         if only_cells is not None and cand.shape[0] == 1:
             # shared layout: evaluate only the sites that host the changed cells
             cand = np.unique(net.cell_site[only_cells]).astype(np.int32)[None, :]
-        prop = sc.propagation
-        scen = SCENARIO_CODES[prop.scenario]
-        s_los, s_nlos, s_o2i = _SF_STD_DB[prop.scenario]
-        fl = self.fields
-        f_dx = np.array([1.0 / f.spacing_m for f in fl.fields])
-        f_r1 = np.array([f.rho1 for f in fl.fields])
-        f_r2 = np.array([f.rho2 for f in fl.fields])
-        ant = self._antenna_args()
         gains, slots = [], []
         for k, car in enumerate(net.carriers):
             start, order, cps, slot_cell = self._site_layout(k, cand, only_cells)
@@ -335,20 +327,8 @@ class DigitalTwin:
             loss = np.where(indoor, o2i_loss_db(car.fc_ghz, ue.o2i_high, ue.d2d_in_m)
                             + o2i_std_db(ue.o2i_high) * ue.o2i_z, 0.0)
             out = np.empty((ue.n, cand.shape[1] * cps), dtype=np.float32)
-            link_gain_kernel(
-                ue.x_m, ue.y_m, ue.height_m, ue.d2d_in_m, loss, indoor.astype(np.uint8),
-                net.site_x_m, net.site_y_m, net.site_height_m, net.wrap_shifts_m,
-                cand, start, order, cps,
-                net.cell_bearing_deg, net.cell_mech_tilt_deg,
-                np.cos(np.radians(90.0 + net.cell_elec_tilt_deg)),
-                *ant,
-                scen, float(car.fc_ghz), s_los, s_nlos, s_o2i,
-                1 if prop.shadowing else 0, 1 if prop.spatially_consistent else 0,
-                int(sc.seed) * 7919 + k,
-                fl.fields[0].values, fl.fields[1].values, fl.fields[2].values,
-                fl.fields[3].values, f_dx, f_r1, f_r2, fl.offsets_x, fl.offsets_y,
-                out,
-            )
+            with threads_for(out.size):
+                self._gain_kernel(out, cand, start, order, cps, car, k, loss, indoor)
             self._drone_gains(out, slot_cell, float(car.fc_ghz), loss)
             gains.append(out)
             slots.append(slot_cell)
@@ -358,6 +338,34 @@ class DigitalTwin:
             extra_db = self.link_adjustment.extra_loss_db(self, slot)
             gain = np.ascontiguousarray(gain * (10.0 ** (-extra_db / 10.0)).astype(np.float32))
         return gain, slot
+
+    def _gain_kernel(self, out: NDArray[np.float32], cand: NDArray[np.int32], start: Any,
+                     order: Any, cps: int, car: Any, k: int, loss: NDArray[np.float64],
+                     indoor: NDArray[np.bool_]) -> None:
+        """The 38.901 link-gain kernel for one carrier, written into ``out``."""
+        net, ue, sc = self.network, self.users, self.scenario
+        prop = sc.propagation
+        scen = SCENARIO_CODES[prop.scenario]
+        s_los, s_nlos, s_o2i = _SF_STD_DB[prop.scenario]
+        fl = self.fields
+        f_dx = np.array([1.0 / f.spacing_m for f in fl.fields])
+        f_r1 = np.array([f.rho1 for f in fl.fields])
+        f_r2 = np.array([f.rho2 for f in fl.fields])
+        ant = self._antenna_args()
+        link_gain_kernel(
+            ue.x_m, ue.y_m, ue.height_m, ue.d2d_in_m, loss, indoor.astype(np.uint8),
+            net.site_x_m, net.site_y_m, net.site_height_m, net.wrap_shifts_m,
+            cand, start, order, cps,
+            net.cell_bearing_deg, net.cell_mech_tilt_deg,
+            np.cos(np.radians(90.0 + net.cell_elec_tilt_deg)),
+            *ant,
+            scen, float(car.fc_ghz), s_los, s_nlos, s_o2i,
+            1 if prop.shadowing else 0, 1 if prop.spatially_consistent else 0,
+            int(sc.seed) * 7919 + k,
+            fl.fields[0].values, fl.fields[1].values, fl.fields[2].values,
+            fl.fields[3].values, f_dx, f_r1, f_r2, fl.offsets_x, fl.offsets_y,
+            out,
+        )
 
     def _drone_gains(self, out: NDArray[np.float32], slot_cell: NDArray[np.int32], fc_ghz: float,
                      o2i_db: NDArray[np.float64]) -> None:
@@ -526,8 +534,9 @@ class DigitalTwin:
         srv_slot = np.empty(n, np.int32)
         srv_cell = np.empty(n, np.int32)
         signal = np.empty(n, np.float64)
-        serving_kernel(gain, slot_cell, tx_mw, 10.0 ** (net.cell_cio_db / 10.0), srv_slot,
-                       srv_cell, signal)
+        with threads_for(int(gain.size)):
+            serving_kernel(gain, slot_cell, tx_mw, 10.0 ** (net.cell_cio_db / 10.0), srv_slot,
+                           srv_cell, signal)
         return tx_mw, srv_slot, srv_cell, signal
 
     def serving_cells(self) -> NDArray[np.int32]:

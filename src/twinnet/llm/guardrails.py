@@ -1,0 +1,256 @@
+"""Guardrails between a language model and the network: a small or wrong model stays harmless.
+
+* **Untrusted text is data.** Telemetry strings, logs and user questions reach a prompt only
+  through :func:`quote_untrusted`: control characters removed, length bounded, wrapped in
+  ``<data>`` tags whose closing tag cannot be forged from inside; the system prompt tells the
+  model that nothing inside such tags is an instruction. (The model may still be fooled — which
+  is why nothing it says is trusted either.)
+* **Outputs are validated.** A proposal must be a JSON object whose ``actions`` validate against
+  the action catalogue (types, fields, bounds — :func:`twinnet.actions.parse_action`), name
+  cells of the network, respect the operator :class:`Policy` (allowed types, tighter ranges,
+  plan size) and apply cleanly to a copy of the network. Anything else is rejected with the
+  field, the value and the reason; the rest of the proposal is kept.
+* **Rate limits.** :class:`RateLimiter` counts the directives that touched each cell in the last
+  hour (from the store's decisions) and refuses actions beyond the limit.
+* **Audit.** Every prompt and response is stored (``llm_calls``), every verification and
+  directive too (``decisions``, ``sync_log``) — see :mod:`twinnet.llm.engine`.
+
+Verification on the twin (:mod:`twinnet.loop.verify`) comes after all of this: an action that
+passes the guardrails is still only applied if the twin predicts it meets every constraint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from twinnet.actions import (
+    ActionPlan,
+    AddCarrier,
+    DeployDrone,
+    SetCellActive,
+    SetCellOffset,
+    SetElectricalTilt,
+    SetTxPower,
+    parse_action,
+)
+from twinnet.errors import InputError
+
+if TYPE_CHECKING:
+    from twinnet.network.topology import Network
+    from twinnet.store.context import ContextStore
+
+__all__ = ["CAPACITY_TYPES", "Policy", "RateLimiter", "Rejection", "Screened",
+           "parse_proposal", "quote_untrusted", "screen_actions"]
+
+#: action types that can change cell load (the capacity task's vocabulary)
+CAPACITY_TYPES = ("set_electrical_tilt", "set_tx_power", "set_cell_offset", "set_cell_active",
+                  "add_carrier", "deploy_drone")
+
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def quote_untrusted(text: Any, label: str = "data", max_chars: int = 500) -> str:
+    """``text`` as inert data for a prompt: control and bidi characters removed, tags that could
+    close or open the quote neutralised, length bounded, wrapped in ``<data source=…>``."""
+    s = _CTRL.sub(" ", str(text))
+    s = s.replace("<", "‹").replace(">", "›")
+    if len(s) > max_chars:
+        s = s[:max_chars] + " …(truncated)"
+    lab = re.sub(r"[^A-Za-z0-9_.:/\-]", "_", label)[:40]
+    return f'<data source="{lab}">{s}</data>'
+
+
+class Policy(BaseModel):
+    """Operator policy the LLM's proposals must respect (tighter than the catalogue's bounds;
+    the knowledge base's ``policy.md`` describes the same rules to the model)."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowed_types: tuple[str, ...] = CAPACITY_TYPES
+    max_actions_per_plan: int = Field(8, ge=1, le=64)
+    max_actions_per_cell_per_hour: int = Field(2, ge=1, le=100)
+    tilt_deg: tuple[float, float] = (0.0, 16.0)
+    macro_power_dbm: tuple[float, float] = (37.0, 46.0)
+    max_offset_db: float = Field(6.0, ge=0.0, le=24.0)
+    drone_altitude_m: tuple[float, float] = (30.0, 120.0)
+    drone_max_power_dbm: float = Field(30.0, ge=0.0, le=40.0)
+    max_drones: int = Field(2, ge=0, le=10)
+    #: switching an active cell off is an energy-saving / outage action with its own rules
+    allow_switch_off: bool = False
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    field: str
+    value: Any
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        v = self.value if isinstance(self.value, int | float | str | bool | None) else \
+            str(self.value)[:120]
+        return {"index": self.index, "field": self.field, "value": v, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"action {self.index}: {self.field} = {self.value!r}: {self.reason}"
+
+
+@dataclass
+class Screened:
+    actions: list[Any] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    parsed: bool = True
+    error: str | None = None
+    diagnosis: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"parsed": self.parsed, "error": self.error, "diagnosis": self.diagnosis,
+                "accepted": [a.model_dump() for a in self.actions],
+                "rejected": [r.to_dict() for r in self.rejections]}
+
+
+def parse_proposal(text: str) -> dict[str, Any]:
+    """The JSON object of a model's answer; :class:`InputError` if it is not one with an
+    ``actions`` list."""
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise InputError("response", str(text)[:80], f"a JSON object ({exc})") from None
+    if not isinstance(obj, dict):
+        raise InputError("response", str(text)[:80], "a JSON object")
+    if not isinstance(obj.get("actions"), list):
+        raise InputError("response.actions", obj.get("actions"), "a list of actions")
+    return obj
+
+
+class RateLimiter:
+    """At most ``per_cell_per_hour`` directives touching a cell within any hour, counted from
+    the store's decisions that reached the network (applied or rolled back)."""
+
+    def __init__(self, store: ContextStore | None, per_cell_per_hour: int = 2):
+        self.store = store
+        self.limit = per_cell_per_hour
+
+    def recent(self, now: Any) -> dict[str, int]:
+        if self.store is None:
+            return {}
+        d = self.store.decisions()
+        if d.empty:
+            return {}
+        t = pd.Timestamp(now) if now is not None else pd.Timestamp.now()
+        d = d[d.status.isin(["applied", "rolled_back"])
+              & (pd.to_datetime(d.ts) > t - pd.Timedelta(hours=1))
+              & (pd.to_datetime(d.ts) <= t)]
+        out: dict[str, int] = {}
+        for p in d.plan:
+            try:
+                plan = ActionPlan.model_validate(json.loads(p) if isinstance(p, str) else p)
+            except Exception:  # a malformed stored plan counts for nothing
+                continue
+            for c in plan.touched_cells():
+                out[c] = out.get(c, 0) + 1
+        return out
+
+
+def _policy_check(a: Any, network: Network, policy: Policy, drones: int) -> Rejection | None:
+    if isinstance(a, SetElectricalTilt):
+        lo, hi = policy.tilt_deg
+        if not lo <= a.tilt_deg <= hi:
+            return Rejection(-1, "tilt_deg", a.tilt_deg, f"outside the policy range [{lo}, {hi}]")
+    if isinstance(a, SetTxPower):
+        lo, hi = policy.macro_power_dbm
+        names = network.cell_names
+        if a.cell in names and not network.is_drone_site()[network.cell_site[names.index(
+                a.cell)]] and not lo <= a.tx_power_dbm <= hi:
+            return Rejection(-1, "tx_power_dbm", a.tx_power_dbm,
+                             f"outside the policy range [{lo}, {hi}] dBm")
+    if isinstance(a, SetCellActive) and not a.active and not policy.allow_switch_off:
+        names = network.cell_names
+        if a.cell in names and network.cell_active[names.index(a.cell)]:
+            return Rejection(-1, "active", a.active,
+                             "switching an active cell off is not allowed by policy")
+    if isinstance(a, SetCellOffset | AddCarrier) and abs(a.offset_db) > policy.max_offset_db:
+        return Rejection(-1, "offset_db", a.offset_db,
+                         f"policy limits offsets to ±{policy.max_offset_db:g} dB")
+    if isinstance(a, DeployDrone):
+        if drones >= policy.max_drones:
+            return Rejection(-1, "type", a.type, f"at most {policy.max_drones} drones per plan")
+        lo, hi = policy.drone_altitude_m
+        if not lo <= a.altitude_m <= hi:
+            return Rejection(-1, "altitude_m", a.altitude_m,
+                             f"outside the policy range [{lo:g}, {hi:g}] m")
+        if a.tx_power_dbm > policy.drone_max_power_dbm:
+            return Rejection(-1, "tx_power_dbm", a.tx_power_dbm,
+                             f"drones transmit at most {policy.drone_max_power_dbm:g} dBm")
+    return None
+
+
+def screen_actions(items: Any, network: Network, policy: Policy | None = None,
+                   rate: RateLimiter | None = None, now: Any = None) -> Screened:
+    """Validate untrusted action data one by one; keep what passes, explain what does not."""
+    pol = policy or Policy()
+    out = Screened()
+    if not isinstance(items, list):
+        out.parsed = False
+        out.error = "actions: not a list"
+        return out
+    names = set(network.cell_names)
+    recent = rate.recent(now) if rate is not None else {}
+    pending: dict[str, int] = {}
+    trial = network.copy()
+    drones = 0
+    seen: set[tuple[str, str]] = set()
+    for i, raw in enumerate(items):
+        if len(out.actions) >= pol.max_actions_per_plan:
+            out.rejections.append(Rejection(i, "actions", len(items),
+                                            f"more than {pol.max_actions_per_plan} actions"))
+            continue
+        if not isinstance(raw, dict):
+            out.rejections.append(Rejection(i, "action", raw, "not an object"))
+            continue
+        try:
+            a = parse_action(raw)
+        except InputError as exc:
+            out.rejections.append(Rejection(i, exc.field, exc.value, exc.expected))
+            continue
+        if a.type not in pol.allowed_types:
+            out.rejections.append(Rejection(i, "type", a.type,
+                                            f"not allowed by policy ({list(pol.allowed_types)})"))
+            continue
+        key = (a.type, a.touched_cells()[0])
+        if key in seen:
+            out.rejections.append(Rejection(i, "cell", key[1],
+                                            f"a second {a.type} for the same cell"))
+            continue
+        created = a.touched_cells() if isinstance(a, DeployDrone) else []
+        unknown = [c for c in a.touched_cells() if c not in names and c not in created]
+        if unknown:
+            out.rejections.append(Rejection(i, "cell", unknown[0], "not a cell of the network"))
+            continue
+        rej = _policy_check(a, network, pol, drones)
+        if rej is not None:
+            out.rejections.append(Rejection(i, rej.field, rej.value, rej.reason))
+            continue
+        over = [c for c in a.touched_cells() if recent.get(c, 0) + pending.get(c, 0)
+                >= (rate.limit if rate is not None else 10**9)]
+        if over:
+            out.rejections.append(Rejection(
+                i, "cell", over[0], f"rate limit: {rate.limit if rate else 0} directives per "
+                                    "cell per hour reached"))
+            continue
+        try:
+            a.apply(trial)
+        except InputError as exc:
+            out.rejections.append(Rejection(i, exc.field, exc.value, exc.expected))
+            continue
+        seen.add(key)
+        for c in a.touched_cells():
+            pending[c] = pending.get(c, 0) + 1
+        drones += isinstance(a, DeployDrone)
+        out.actions.append(a)
+    return out
