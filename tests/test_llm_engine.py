@@ -128,6 +128,11 @@ def test_schema_offers_only_real_cells_and_policy_values(twin):
     on = next(i for i in items if i["properties"]["type"]["const"] == "set_cell_active")
     assert on["properties"]["cell"]["enum"] == ["SC1/1"]
     assert list(s["properties"]) == ["actions", "diagnosis"]
+    led = proposal_schema(twin.network, focus=["S0/1"], shrink=["S0/1"], lead="S0/1")
+    first = led["properties"]["actions"]["prefixItems"][0]["anyOf"]
+    assert {i["properties"]["type"]["const"] for i in first} == {
+        "set_electrical_tilt", "set_tx_power", "set_cell_offset"}
+    assert all(i["properties"]["cell"]["enum"] == ["S0/1"] for i in first)
 
 
 def test_an_obedient_model_gets_nothing_out_of_policy_applied(twin, tmp_path):

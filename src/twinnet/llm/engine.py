@@ -135,8 +135,8 @@ class Decision:
 def proposal_schema(network: Network, types: tuple[str, ...] = CAPACITY_TYPES,
                     max_actions: int = 4, policy: Policy | None = None,
                     focus: list[str] | None = None, drones: bool = False,
-                    only: list[str] | None = None, shrink: list[str] | None = None
-                    ) -> dict[str, Any]:
+                    only: list[str] | None = None, shrink: list[str] | None = None,
+                    lead: str | None = None) -> dict[str, Any]:
     """JSON Schema of a proposal for this network: ``{"actions": [...], "diagnosis"}`` with one
     object schema per allowed action type, the network's cell names as enums (cells in
     ``focus`` first) and the policy's ranges as integer bounds — a constrained decoder can then
@@ -144,7 +144,8 @@ def proposal_schema(network: Network, types: tuple[str, ...] = CAPACITY_TYPES,
     so that a small model's answer fits its token budget. ``only`` restricts the cells that may
     be named (a reflexion round asks about the cells still over the target); cells in
     ``shrink`` (over the target) are offered only footprint-reducing values: more downtilt, less
-    power, a negative offset."""
+    power, a negative offset. With ``lead`` (the most congested cell), the first action must be
+    one of those on that cell: the engine asks the model about the cell that matters first."""
     pol = policy or Policy()
     names = [n for n in network.cell_names if only is None or n in only]
     first = [c for c in (focus or []) if c in names]
@@ -206,9 +207,18 @@ def proposal_schema(network: Network, types: tuple[str, ...] = CAPACITY_TYPES,
                                           "y_m": {"type": "integer"},
                                           "altitude_m": rng(*pol.drone_altitude_m),
                                           "tx_power_dbm": rng(0, pol.drone_max_power_dbm)}))
+    actions: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": max_actions,
+                               "items": {"anyOf": items}}
+    if lead is not None:
+        # the first action must address the most congested cell (the model picks how)
+        first_items = [{**it, "properties": {**it["properties"], "cell": {"enum": [lead]}}}
+                       for it in items if it["properties"]["type"]["const"] in (
+                           "set_electrical_tilt", "set_tx_power", "set_cell_offset")
+                       and lead in it["properties"]["cell"].get("enum", [])]
+        if first_items:
+            actions["prefixItems"] = [{"anyOf": first_items}]
     return {"type": "object", "additionalProperties": False,
-            "properties": {"actions": {"type": "array", "minItems": 1, "maxItems": max_actions,
-                                       "items": {"anyOf": items}},
+            "properties": {"actions": actions,
                            "diagnosis": {"type": "string", "maxLength": 80}},
             "required": ["actions", "diagnosis"]}
 
@@ -401,7 +411,7 @@ class DecisionEngine:
                and net.cell_active[net.cell_names.index(c)]]
         schema = proposal_schema(net, tuple(self.policy.allowed_types), policy=self.policy,
                                  focus=focus, only=only if only is not None else focus,
-                                 shrink=hot)
+                                 shrink=hot, lead=hot[0] if hot else None)
         text = self.chat("propose", messages, schema, ts)
         if text is None:
             return Screened(parsed=False, error=self.stats.errors[-1])
