@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -443,8 +444,11 @@ def fidelity(
 
 forecast_app = typer.Typer(no_args_is_help=True, help="L2 traffic forecasting engines.")
 radio_app = typer.Typer(no_args_is_help=True, help="L1 radio calibration engines.")
+links_app = typer.Typer(no_args_is_help=True, help="LINKs: data planning over the smart-city "
+                        "Sensor Cards and retrieval over the 6G twin.")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(radio_app, name="radio")
+app.add_typer(links_app, name="links")
 
 
 def _nrmse_table(res: dict[str, Any], title: str) -> Table:
@@ -552,6 +556,130 @@ def main() -> None:
     except TwinNetError as exc:
         err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
         sys.exit(2)
+
+
+
+# --------------------------------------------------------------------------- LINKs
+def _planner(llm: str, llm_url: str | None, llm_model: str | None, llm_timeout: float,
+             mode: str, temperature: float, steps: int, store: Any = None,
+             functions: Any = None) -> tuple[Any, Any, Any]:
+    from twinnet.links.cards import load_districts, load_sensor_cards
+    from twinnet.llm.agents.planner import AgenticPlanner
+
+    backend, note = _make_llm(llm, llm_url, llm_model, llm_timeout)
+    cards = load_sensor_cards()
+    planner = AgenticPlanner(backend, cards, load_districts(), store=store,
+                             functions=functions, temperature=temperature, max_steps=steps,
+                             mode=mode)
+    return planner, backend, note
+
+
+@links_app.command("eval")
+def links_eval(
+    queries: Annotated[Path, typer.Option(help="queries JSON (format of dev_queries.json)")],
+    llm: Annotated[str, typer.Option(help="embedded, openai or none")] = "embedded",
+    llm_url: Annotated[str | None, typer.Option("--llm-url")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
+    llm_timeout: Annotated[float, typer.Option("--llm-timeout", min=0.1)] = 60.0,
+    mode: Annotated[str, typer.Option(help="retrieval+review (default), llm-choice or "
+                                      "retrieval")] = "retrieval+review",
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
+    steps: Annotated[int, typer.Option(min=1, max=100, help="step limit")] = 15,
+    naive: Annotated[bool, typer.Option("--naive/--no-naive", help="also score the zero-shot "
+                                        "single-prompt baseline")] = True,
+    ablation: Annotated[bool, typer.Option(help="also sweep temperature × step limit")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Score the data planner on a query file: per-query F1 of the chosen sensor types."""
+    from twinnet.links.cards import load_queries, load_sensor_cards
+    from twinnet.llm.agents.planner import NaivePlanner, f1_score
+
+    qs = load_queries(queries)
+    planner, backend, note = _planner(llm, llm_url, llm_model, llm_timeout, mode, temperature,
+                                      steps)
+
+    def score(pl: Any) -> dict[str, Any]:
+        per: dict[str, Any] = {}
+        used = 0
+        for q in qs:
+            p = pl.plan(q.query)
+            used = max(used, p.steps)
+            per[q.id] = {**{k: round(v, 4) for k, v in f1_score(
+                p.sensor_types, q.gold_sensor_types).items()}, "selected": p.sensor_types}
+        return {"per_query": per, "mean_f1": round(float(np.mean(
+            [v["f1"] for v in per.values()])), 4), "steps": used}
+
+    with _progress() as prog:
+        task = prog.add_task("planning", total=None)
+        rep: dict[str, Any] = {**score(planner), "backend": getattr(backend, "name", "none"),
+                               "model": getattr(backend, "model", ""), "mode": mode,
+                               "temperature": temperature, "step_limit": steps}
+        if note:
+            rep["notes"] = [note]
+        if naive:
+            prog.update(task, description="naive baseline")
+            nv = score(NaivePlanner(backend, load_sensor_cards(), temperature))
+            rep["naive"] = {"mean_f1": nv["mean_f1"], "per_query": nv["per_query"]}
+        if ablation:
+            rows = []
+            for t in (0.0, 0.7):
+                for n in (1, 2, 5, 15):
+                    prog.update(task, description=f"ablation T={t} steps={n}")
+                    pl, _, _ = _planner(llm, llm_url, llm_model, llm_timeout, mode, t, n)
+                    rows.append({"temperature": t, "steps": n,
+                                 "mean_f1": score(pl)["mean_f1"]})
+            rep["ablation"] = rows
+    if as_json:
+        _print_json(rep)
+        return
+    tab = Table(title=f"LINKs data planning — {queries.name} ({rep['backend']}, {mode})")
+    for c in ("query", "F1", "precision", "recall", "selected"):
+        tab.add_column(c)
+    for qid, v in rep["per_query"].items():
+        tab.add_row(qid, f"{v['f1']:.2f}", f"{v['precision']:.2f}", f"{v['recall']:.2f}",
+                    ", ".join(v["selected"]))
+    out.print(tab)
+    out.print(f"mean F1 {rep['mean_f1']:.3f}" + (f"; naive baseline {rep['naive']['mean_f1']:.3f}"
+                                                  if "naive" in rep else ""))
+    for r in rep.get("ablation", []):
+        out.print(f"  T={r['temperature']:g} steps={r['steps']}: mean F1 {r['mean_f1']:.3f}")
+
+
+@links_app.command("plan")
+def links_plan(
+    query: Annotated[str, typer.Argument(help="a question about the city")],
+    llm: Annotated[str, typer.Option(help="embedded, openai or none")] = "embedded",
+    llm_url: Annotated[str | None, typer.Option("--llm-url")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
+    llm_timeout: Annotated[float, typer.Option("--llm-timeout", min=0.1)] = 60.0,
+    mode: Annotated[str, typer.Option()] = "retrieval+review",
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
+    steps: Annotated[int, typer.Option(min=1, max=100)] = 15,
+    store_path: Annotated[Path | None, typer.Option(
+        "--store", help="context store with the sensor registry (built there if empty)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Plan the data one question needs: sensor types, places, window, sensor ids."""
+    from twinnet.links.data_api import DataAPI
+    from twinnet.store import ContextStore
+
+    with ContextStore(store_path if store_path is not None else ":memory:") as store:
+        api = DataAPI(store)
+        planner, _, note = _planner(llm, llm_url, llm_model, llm_timeout, mode, temperature,
+                                    steps, store=store, functions=api.functions())
+        p = planner.plan(query)
+    rep = p.to_dict()
+    rep["code"] = p.code
+    if note:
+        rep["notes"] = [note]
+    if as_json:
+        _print_json(rep)
+        return
+    out.print(f"[bold]sensor types:[/bold] {', '.join(p.sensor_types)}")
+    out.print(f"places: {', '.join(x['name'] for x in p.places)}; window: "
+              f"{p.time_window.get('label')} ({p.time_window.get('start')} → "
+              f"{p.time_window.get('end')}); aggregation: {p.aggregation}")
+    out.print(f"{len(p.sensor_ids)} sensors; {p.steps} steps")
 
 
 if __name__ == "__main__":

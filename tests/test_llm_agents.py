@@ -1,0 +1,148 @@
+"""LINKs stage 1: the data planner (retrieval shortlist, constrained choice, review, sandbox)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from twinnet.links.cards import load_districts, load_queries, load_sensor_cards
+from twinnet.llm.agents.planner import (
+    AgenticPlanner,
+    CardIndex,
+    NaivePlanner,
+    extract_places,
+    extract_window,
+    f1_score,
+)
+from twinnet.llm.backends import ChatResponse
+from twinnet.store import ContextStore
+
+pytestmark = pytest.mark.shared_data
+
+
+class ScriptedModel:
+    """Test double: answers every call with the next fixed JSON object."""
+
+    name = "scripted-test-double"
+    model = "none"
+
+    def __init__(self, answers: list[dict[str, Any]]):
+        self.answers = answers
+        self.prompts: list[str] = []
+
+    def chat(self, messages: list[dict[str, str]], **kw: Any) -> ChatResponse:
+        self.prompts.append(messages[-1]["content"])
+        a = self.answers[min(len(self.prompts), len(self.answers)) - 1]
+        return ChatResponse(json.dumps(a), self.name, self.model, 1, 1, 0.0)
+
+
+@pytest.fixture(scope="module")
+def cards():
+    return load_sensor_cards()
+
+
+@pytest.fixture(scope="module")
+def areas():
+    return load_districts()
+
+
+def test_f1_by_hand():
+    assert f1_score(["a", "b"], ["a", "c", "d"]) == pytest.approx(
+        {"f1": 2 * 0.5 * (1 / 3) / (0.5 + 1 / 3), "precision": 0.5, "recall": 1 / 3})
+    assert f1_score([], ["a"])["f1"] == 0.0
+
+
+def test_places_and_windows(areas):
+    assert [a.id for a in extract_places("traffic near the San Siro stadium", areas)] != \
+        ["milano"]
+    assert [a.kind for a in extract_places("average temperature of the city", areas)] == ["city"]
+    now = pd.Timestamp("2013-12-01 00:00")
+    w = extract_window("over the past two months", now)
+    assert pd.Timestamp(w["end"]) - pd.Timestamp(w["start"]) == pd.Timedelta(days=60)
+    assert extract_window("before tomorrow's barbecue", now)["future"]
+
+
+def test_shortlist_finds_compound_words(cards):
+    idx = CardIndex(cards)
+    q3 = "Which areas are at higher risk of flooding due to heavy rainfall this week?"
+    top = [c.id for c, _ in idx.shortlist(q3, 8)]
+    assert "rain_gauge_precipitation" in top[:3]  # "rainfall" → rain
+
+
+def test_retrieval_planner_scores_the_dev_queries(cards, areas):
+    qs = load_queries()
+    pl = AgenticPlanner(None, cards, areas, mode="retrieval")
+    f1 = [f1_score(pl.plan(q.query).sensor_types, q.gold_sensor_types)["f1"] for q in qs]
+    assert sum(f1) / len(f1) >= 0.6  # measured 0.647: a regression guard, not a target
+
+
+def test_reviewer_adds_what_is_missing_and_remembers_it(cards, areas, tmp_path):
+    store = ContextStore(tmp_path / "s.duckdb")
+    q = "Which areas are at higher risk of flooding due to heavy rainfall this week?"
+    model = ScriptedModel([{"missing": ["radar_precipitation_intensity"]}, {"missing": []}])
+    pl = AgenticPlanner(model, cards, areas, store=store, mode="retrieval+review",
+                        review_threshold=0.0)
+    p = pl.plan(q)
+    assert "radar_precipitation_intensity" in p.sensor_types and p.steps == 3
+    assert [t["agent"] for t in p.trace] == ["planner", "planner", "reviewer", "reviewer"]
+    mem = store.query("SELECT * FROM links_memory")
+    assert len(mem) == 1 and "radar_precipitation_intensity" in mem.finding.iloc[0]
+    # the step limit stops the review
+    short = AgenticPlanner(ScriptedModel([{"missing": ["radar_precipitation_intensity"]}]),
+                           cards, areas, max_steps=1, review_threshold=0.0).plan(q)
+    assert short.steps == 1 and "radar_precipitation_intensity" not in short.sensor_types
+    # the model can only name shortlisted types: anything else is ignored
+    bad = AgenticPlanner(ScriptedModel([{"sensor_types": ["not_a_sensor"]}]), cards, areas,
+                         mode="llm-choice", max_steps=1).plan(q)
+    assert bad.sensor_types and all(t in {c.id for c in cards} for t in bad.sensor_types)
+
+
+def test_naive_baseline_and_embedded_model(cards, areas):
+    from twinnet.llm.backends import make_backend
+
+    be = make_backend("embedded")
+    q = load_queries()[0]
+    naive = NaivePlanner(be, cards).plan(q.query)
+    assert naive.sensor_types and set(naive.sensor_types) <= {c.id for c in cards}
+    agentic = AgenticPlanner(be, cards, areas, max_steps=3).plan(q.query)
+    assert "air_temperature" in agentic.sensor_types and agentic.steps <= 3
+
+
+def test_executor_runs_the_program_in_the_sandbox(cards, areas, tmp_path):
+    from twinnet.links.data_api import DataAPI
+
+    store = ContextStore(tmp_path / "s.duckdb")
+    api = DataAPI(store)
+    pl = AgenticPlanner(None, cards, areas, functions=api.functions(), mode="retrieval")
+    p = pl.plan("How does the humidity level vary across different districts today?")
+    assert p.sensor_types[0] == "relative_humidity"
+    assert p.sensor_ids and all(s.startswith("relative_humidity") for s in p.sensor_ids)
+    assert p.sensor_counts["relative_humidity"] >= len(p.sensor_ids)
+    ex = next(t for t in p.trace if t["agent"] == "executor")
+    assert ex["ok"] and "search_sensors(sensor_type=t" in p.code
+
+
+def test_links_cli_eval_and_plan(tmp_path):
+    from twinnet.data import shared_data_dir
+
+    qf = shared_data_dir("smartcity") / "dev_queries.json"
+    p = subprocess.run([sys.executable, "-m", "twinnet.cli", "links", "eval", "--queries",
+                        str(qf), "--llm", "none", "--mode", "retrieval", "--no-naive",
+                        "--json"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads(p.stdout)
+    assert set(r["per_query"]) == {f"Q{i}" for i in range(1, 11)}
+    assert {"f1", "precision", "recall", "selected"} <= set(r["per_query"]["Q1"])
+    assert r["backend"] == "none" and r["steps"] >= 1 and 0.6 <= r["mean_f1"] <= 1.0
+    p2 = subprocess.run([sys.executable, "-m", "twinnet.cli", "links", "plan",
+                         "What is the average temperature of the city over the past two "
+                         "months?", "--llm", "none", "--json"], capture_output=True, text=True,
+                        timeout=600)
+    assert p2.returncode == 0, p2.stderr[-2000:]
+    plan = json.loads(p2.stdout)
+    assert plan["sensor_types"][0] == "air_temperature" and plan["aggregation"] == "mean"
