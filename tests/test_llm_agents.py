@@ -146,3 +146,19 @@ def test_links_cli_eval_and_plan(tmp_path):
     assert p2.returncode == 0, p2.stderr[-2000:]
     plan = json.loads(p2.stdout)
     assert plan["sensor_types"][0] == "air_temperature" and plan["aggregation"] == "mean"
+
+
+def test_links_ask_runs_both_stages(tmp_path):
+    from twinnet.links.ask import answer_query
+
+    store = ContextStore(tmp_path / "s.duckdb")
+    r = answer_query("What is the average temperature of the city over the past two months?",
+                     store, None, per_type=4)
+    assert r["plan"]["sensor_types"][0] == "air_temperature"
+    ret = r["retrieval"]
+    assert ret["devices"] == 4 and ret["latency_s"] > 0
+    assert set(ret["cells_6g"]) | set(ret["cells_zigbee"]) <= set(range(7))
+    assert {d["path"] for d in ret["schedule"]} <= {"6g", "zigbee"}
+    a = r["answer"]["air_temperature"]
+    assert a["source"] == "readings" and -15 <= a["min"] <= a["mean"] <= a["max"] <= 40
+    assert "air_temperature" in r["answer_text"]

@@ -682,5 +682,44 @@ def links_plan(
     out.print(f"{len(p.sensor_ids)} sensors; {p.steps} steps")
 
 
+
+@links_app.command("ask")
+def links_ask(
+    query: Annotated[str, typer.Argument(help="a question about the city")],
+    llm: Annotated[str, typer.Option(help="embedded, openai or none")] = "embedded",
+    llm_url: Annotated[str | None, typer.Option("--llm-url")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
+    llm_timeout: Annotated[float, typer.Option("--llm-timeout", min=0.1)] = 60.0,
+    tau: Annotated[float, typer.Option(min=0.0, max=1.01, help="load threshold: cells "
+                                       "predicted below it upload over 6G, the rest over "
+                                       "Zigbee")] = 0.7,
+    per_type: Annotated[int, typer.Option("--per-type", min=1, max=200, help="sensors of each "
+                                          "type retrieved per place")] = 8,
+    store_path: Annotated[Path | None, typer.Option("--store")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Both LINKs stages end to end: the data plan, the retrieval schedule over the 6G twin and
+    its latency, and the answer computed from the retrieved data."""
+    from twinnet.links.ask import answer_query
+    from twinnet.store import ContextStore
+
+    backend, note = _make_llm(llm, llm_url, llm_model, llm_timeout)
+    with ContextStore(store_path if store_path is not None else ":memory:") as store:
+        rep = answer_query(query, store, backend, tau=tau, per_type=per_type)
+    if note:
+        rep["notes"] = [note]
+    if as_json:
+        _print_json(rep)
+        return
+    p = rep["plan"]
+    out.print(f"[bold]plan:[/bold] {', '.join(p['sensor_types'])} — "
+              f"{', '.join(x['name'] for x in p['places'])}, {p['time_window'].get('label')}")
+    r = rep.get("retrieval")
+    if r:
+        out.print(f"[bold]retrieval:[/bold] {r['devices']} devices, {r['data_mbit']} Mbit; "
+                  f"6G cells {r['cells_6g']}, Zigbee cells {r['cells_zigbee']} (τ {r['tau']}); "
+                  f"latency {r['latency_s']:.3g} s")
+    out.print(f"[bold]answer:[/bold] {rep['answer_text'] or 'no data'}")
+
 if __name__ == "__main__":
     main()
