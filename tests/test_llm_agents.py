@@ -162,3 +162,40 @@ def test_links_ask_runs_both_stages(tmp_path):
     a = r["answer"]["air_temperature"]
     assert a["source"] == "readings" and -15 <= a["min"] <= a["mean"] <= a["max"] <= 40
     assert "air_temperature" in r["answer_text"]
+
+
+class CodingModel:
+    """Test double: a Coder whose first program fails and whose repair works."""
+
+    name = "coding-test-double"
+    model = "none"
+
+    def __init__(self) -> None:
+        self.tasks: list[str] = []
+
+    def chat(self, messages: list[dict[str, str]], **kw: Any) -> ChatResponse:
+        task = messages[-1]["content"]
+        self.tasks.append(task)
+        if kw.get("json_schema") is not None:  # the reviewer: nothing missing
+            return ChatResponse(json.dumps({"missing": []}), self.name, self.model, 1, 1, 0.0)
+        if "failed with" not in task:
+            code = "found = search_sensors(sensor_type='relative_humidity', area='Atlantis')"
+        else:
+            code = ("```python\nfound = search_sensors(sensor_type='relative_humidity', "
+                    "area='milano')\nresult = {'sensor_ids': [s['sensor_id'] for s in "
+                    "found[:5]], 'counts': {'relative_humidity': len(found)}}\n```")
+        return ChatResponse(code, self.name, self.model, 1, 1, 0.0)
+
+
+def test_coder_repairs_its_program_from_the_executor_error(cards, areas, tmp_path):
+    from twinnet.links.data_api import DataAPI
+
+    api = DataAPI(ContextStore(tmp_path / "s.duckdb"))
+    model = CodingModel()
+    p = AgenticPlanner(model, cards, areas, functions=api.functions()).plan(
+        "How does the humidity level vary across different districts today?")
+    ex = [t for t in p.trace if t["agent"] == "executor"]
+    assert [e["program"] for e in ex] == ["coder", "coder (repair)"]
+    assert not ex[0]["ok"] and "Atlantis" in ex[0]["error"] and ex[1]["ok"]
+    assert "failed with" in model.tasks[-1] and "Atlantis" in model.tasks[-1]
+    assert len(p.sensor_ids) == 5 and "area='milano'" in p.code

@@ -646,6 +646,7 @@ def links_eval(
 
 
 @links_app.command("plan")
+@app.command("plan")
 def links_plan(
     query: Annotated[str, typer.Argument(help="a question about the city")],
     llm: Annotated[str, typer.Option(help="embedded, openai or none")] = "embedded",

@@ -356,26 +356,79 @@ class AgenticPlanner:
         return plan
 
     def _code_and_execute(self, plan: DataPlan) -> None:
-        """Coder + Executor: the retrieval program, run in the sandbox (repair once)."""
+        """Coder + Executor. With a model, the Coder writes the retrieval program and the
+        Executor runs it in the sandbox; an error goes back to the Coder once for repair. A
+        program that still fails — or no model — is replaced by the template program, which
+        the Planner's choices fill in. Every attempt is in the trace."""
         from twinnet.links.sandbox import run_sandboxed
 
-        areas = [p["id"] for p in plan.places] or ["milano"]
-        code = ("ids = []\n"
-                "counts = {}\n"
-                f"for t in {plan.sensor_types!r}:\n"
-                f"    for a in {areas!r}:\n"
-                "        found = search_sensors(sensor_type=t, area=a)\n"
-                "        counts[t] = counts.get(t, 0) + len(found)\n"
-                "        ids.extend(s['sensor_id'] for s in found[:200])\n"
-                "result = {'sensor_ids': sorted(set(ids)), 'counts': counts}\n")
-        plan.code = code
         assert self.functions is not None
+        areas = [p["id"] for p in plan.places] or ["milano"]
+        template = ("ids = []\n"
+                    "counts = {}\n"
+                    f"for t in {plan.sensor_types!r}:\n"
+                    f"    for a in {areas!r}:\n"
+                    "        found = search_sensors(sensor_type=t, area=a)\n"
+                    "        counts[t] = counts.get(t, 0) + len(found)\n"
+                    "        ids.extend(s['sensor_id'] for s in found[:200])\n"
+                    "result = {'sensor_ids': sorted(set(ids)), 'counts': counts}\n")
+        attempts: list[tuple[str, str]] = []
+        if self.agent.backend is not None:
+            code = self._write_code(plan, areas, None)
+            if code:
+                attempts.append(("coder", code))
+        for who, code in [*attempts, ("template", template)]:
+            if plan.steps >= self.max_steps:
+                break
+            res = self._execute(plan, code, who, run_sandboxed)
+            if res is None and who == "coder" and plan.steps < self.max_steps:
+                err = plan.trace[-1].get("error") or "no result"
+                fixed = self._write_code(plan, areas, (code, str(err)))
+                if fixed:
+                    res = self._execute(plan, fixed, "coder (repair)", run_sandboxed)
+                    code = fixed
+            if res is not None:
+                plan.code = code
+                plan.sensor_ids = [str(x) for x in res.get("sensor_ids", [])]
+                plan.sensor_counts = {str(k): int(v) for k, v in res.get("counts", {}).items()}
+                return
+
+    def _execute(self, plan: DataPlan, code: str, who: str, run: Any) -> dict[str, Any] | None:
         t0 = time.perf_counter()
-        res = run_sandboxed(code, self.functions, timeout_s=10.0)
+        assert self.functions is not None
+        res = run(code, self.functions, timeout_s=10.0)
         plan.steps += 1
-        plan.trace.append({"agent": "executor", "ok": res.ok, "error": res.error,
+        ok = res.ok and isinstance(res.value, dict) and isinstance(
+            res.value.get("sensor_ids"), list)
+        plan.trace.append({"agent": "executor", "program": who, "ok": ok,
+                           "error": res.error if not res.ok else (
+                               None if ok else "result is not {'sensor_ids': [...], ...}"),
                            "elapsed_s": round(time.perf_counter() - t0, 3)})
-        if res.ok and isinstance(res.value, dict):
-            plan.sensor_ids = [str(x) for x in res.value.get("sensor_ids", [])]
-            plan.sensor_counts = {str(k): int(v) for k, v in res.value.get("counts",
-                                                                           {}).items()}
+        return dict(res.value) if ok else None
+
+    def _write_code(self, plan: DataPlan, areas: list[str],
+                    failed: tuple[str, str] | None) -> str | None:
+        """Ask the model for the retrieval program (plain Python, Data API only)."""
+        from twinnet.llm.backends import LLMError
+
+        backend = self.agent.backend
+        if backend is None:
+            return None
+        api = ("search_sensors(sensor_type, area) -> list of {'sensor_id', ...}; "
+               "geocode(place_name); get_readings(sensor_ids, start, end)")
+        task = (f"Write Python (no imports) that finds the sensors of types "
+                f"{plan.sensor_types} in areas {areas} with {api}, and sets "
+                "result = {'sensor_ids': [...], 'counts': {type: n}}. Only code.")
+        if failed is not None:
+            task += f"\nYour previous program:\n{failed[0][:600]}\nfailed with: {failed[1]}"
+        self.agent.calls += 1
+        try:
+            r = backend.chat([{"role": "system", "content": "You write short Python programs."},
+                              {"role": "user", "content": task}],
+                             temperature=self.agent.temperature, max_tokens=256)
+        except LLMError as exc:
+            self.agent.errors.append(str(exc)[:200])
+            return None
+        text = r.text
+        m = re.search(r"```(?:python)?\n(.*?)```", text, re.S)
+        return (m.group(1) if m else text).strip() or None
