@@ -53,7 +53,7 @@ def run_one(scenario: str, policy: str, backend: Any, proof_budget: int) -> dict
     if policy in ("solver", "llm"):
         rep = loop.decide_and_act()
         after = rep.get("after", base)
-        row.update(cost=rep.get("rrm", {}).get("cost", 0.0), source=rep.get("plan_source",
+        row.update(cost=rep.get("plan_cost", 0.0), source=rep.get("plan_source",
                                                                            "none"),
                    proved=rep.get("rrm", {}).get("proved"),
                    rolled_back=rep.get("rolled_back", False),

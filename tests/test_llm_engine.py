@@ -279,3 +279,18 @@ def test_embedded_model_in_the_decision_and_against_injections(twin, tmp_path, e
     assert '<data source="alarm">' in json.loads(calls.messages.iloc[0])[1]["content"]
     for o in d.origin:
         assert o["origin"].startswith(("llm", "solver"))
+
+
+def test_best_effort_when_the_target_is_out_of_reach():
+    # umi_mmwave has no candidate small cells: no combination of tilts and powers reaches 0.5
+    twin = DigitalTwin.from_scenario("umi_mmwave")
+    base = twin.evaluate(uplink=False).kpis
+    d = DecisionEngine(None, None, proof_budget=300).decide(twin)
+    assert d.rrm is not None and not d.rrm.feasible
+    assert d.source == "rrm (best effort)" and d.plan.actions
+    assert d.verification is not None and d.verification.accepted
+    pred = d.verification.predicted
+    assert pred["peak_prb_utilization"] <= base["peak_prb_utilization"] - 0.05
+    assert pred["outage_ratio"] <= base["outage_ratio"] + 0.005
+    assert pred["p5_throughput_mbps"] >= 0.95 * base["p5_throughput_mbps"] - 1e-12
+    assert "best verified improvement" in " ".join(d.messages)

@@ -18,7 +18,7 @@ def test_scheduled_loop_observes_learns_and_acts(tmp_path):
     assert len(reports) == 1  # one decision at the third interval
     rep = reports[0]
     assert rep["baseline"]["peak_prb_utilization"] >= 0.9 and "S0/1" in rep["congested_cells"]
-    assert rep["plan_source"] == "rrm" and "rrm" in rep  # decided (solver only: no model)
+    assert rep["plan_source"].startswith("rrm") and "rrm" in rep  # decided, solver only
     # learn: drift flagged on L1 from the measurement reports, retrained by rule (no model)
     assert loop.management and loop.management[0]["retrained"] == ["L1"]
     assert loop.management[0]["decided_by"] == "rule"

@@ -480,7 +480,11 @@ class DecisionEngine:
     # ------------------------------------------------------------------ decide
     def decide(self, twin: DigitalTwin, constraints: Constraints | None = None, *,
                congested: list[str] | None = None, design_margin: float = 0.03,
-               untrusted: list[tuple[str, str]] | None = None, ts: Any = None) -> Decision:
+               untrusted: list[tuple[str, str]] | None = None, ts: Any = None,
+               min_improvement: float = 0.05) -> Decision:
+        """One decision (module docstring). When no candidate plan meets the target, the
+        heuristic's best improvement of the peak (at least ``min_improvement``) is proposed,
+        verified against every other constraint — ``source`` then ends in "(best effort)"."""
         cons = constraints or Constraints()
         design = cons.peak_prb_utilization - design_margin
         timing = {"llm": 0.0, "solver": 0.0, "twin": 0.0}
@@ -565,13 +569,31 @@ class DecisionEngine:
         t1 = time.perf_counter()
         final: Verification | None = (verify_plan(twin, res.plan, cons, base) if res.feasible
                                       else None)
+        plan, source = res.plan, "rrm" if self.backend is None else "rrm-fallback"
+        if not res.feasible:
+            # the target is out of reach of the candidates: the heuristic's best improvement, if
+            # it improves the peak clearly and keeps every other constraint, is verified against
+            # its own predicted peak (and rolled back like any plan if the network disagrees)
+            best = float(greedy.predicted_kpis["peak_prb_utilization"])
+            gain = float(base.kpis["peak_prb_utilization"]) - best
+            if greedy.plan.actions and gain >= min_improvement:
+                relaxed = cons.model_copy(update={"peak_prb_utilization": min(1.0, best + 1e-9)})
+                v = verify_plan(twin, greedy.plan, relaxed, base)
+                if v.accepted:
+                    plan, final, source = greedy.plan, v, source + " (best effort)"
+                    msgs.append(f"no candidate plan meets the {cons.peak_prb_utilization:g} "
+                                f"target: best verified improvement, peak "
+                                f"{base.kpis['peak_prb_utilization']:.2f} → {best:.2f}")
+            if final is None:
+                msgs.append("no candidate plan meets the target or improves the peak by "
+                            f"{min_improvement:g} within the other constraints: nothing to do")
         timing["twin"] += time.perf_counter() - t1
         llm_keys = {(a["type"], a["cell"]) for p in proposals for a in p.get("accepted", [])}
         origin = [{"action": a.model_dump(), "origin": "solver" + (
             " (the model proposed this cell and action type too)"
-            if _action_key(a) in llm_keys else "")} for a in res.plan.actions]
-        return Decision(res.plan, "rrm" if self.backend is None else "rrm-fallback", final, res,
-                        greedy, origin, proposals, conflicts, msgs, timing, self.stats)
+            if _action_key(a) in llm_keys else "")} for a in plan.actions]
+        return Decision(plan, source, final, res, greedy, origin, proposals, conflicts, msgs,
+                        timing, self.stats)
 
     @staticmethod
     def _origin(plan: ActionPlan, proposed: list[Any]) -> list[dict[str, Any]]:

@@ -142,6 +142,7 @@ class ClosedLoop:
                                 "predicted_peak_prb_utilization":
                                     d.heuristic.predicted_kpis["peak_prb_utilization"]}
         rep["plan"] = d.plan.model_dump()["actions"]
+        rep["plan_cost"] = d.plan.cost()
         if d.verification is None or not d.plan.actions:
             rep.update(after=baseline, note="no candidate plan meets the target on the twin")
             self.store.record_decision("plan", [], {"decision": d.to_dict()}, "infeasible",
