@@ -42,11 +42,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     backend = make_backend("embedded")
     store = ContextStore(":memory:")
     loop = ClosedLoop("hotspot", store, proof_budget=args.proof_budget)
-    for _ in range(3):
-        loop.observe()
-    loop.monitor.recommendations.append({"layer": "L1", "engine": "radio calibration",
-                                         "reason": "first calibration"})
-    loop.manage()
+    loop.start(observe=3)
     out: dict[str, Any] = {"cpu": platform.processor() or platform.machine(),
                            "cpus": os.cpu_count(), "model": backend.model, "cases": {}}
     print(f"decision latency on hotspot ({os.cpu_count()} CPUs, {backend.model})")

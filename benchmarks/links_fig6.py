@@ -52,6 +52,7 @@ from twinnet.links.retrieval import (
     compare_allocations,
     convert_plan,
     hex_cells,
+    milan_cell_series,
     predict_cell_load,
     sweep_tau,
 )
@@ -60,7 +61,6 @@ from twinnet.rrm.minmax_delay import brute_force_minmax, solve_minmax_delay
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_JSON = RESULTS / "links_fig6.json"
 DEFAULT_PNG = RESULTS / "links_fig6.png"
-MILAN_CSV = "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
 ORIGIN = "2013-11-28T18:00:00+01:00"
 WINDOW_S = 86400.0
 ISD_M = 500.0
@@ -99,13 +99,10 @@ def area_sensors(types: tuple[str, ...], per_type: int, sites: dict[int, tuple[f
 
 def milan_loads(cells: list[int], origin: str) -> tuple[dict[int, float], dict[int, float]]:
     """Predicted (gbm, one step) and actual peak-normalised loads per cell at ``origin``."""
-    df = pd.read_csv(shared_data_dir("milan") / MILAN_CSV)
-    df.index = pd.to_datetime(df.pop("timestamp_local_cet"), format="ISO8601")
-    cols = list(df.columns)
-    series = {c: df[[cols[k] for k in range(len(cols)) if k % len(cells) == i]].sum(axis=1)
-              for i, c in enumerate(cells)}
-    pred = predict_cell_load(series, horizon=1, model="gbm", at=origin)
+    series = milan_cell_series(cells)  # naive local (CET) time, like ORIGIN's wall time
     ts = pd.Timestamp(origin)
+    ts = ts.tz_localize(None) if ts.tz is not None else ts
+    pred = predict_cell_load(series, horizon=1, model="gbm", at=ts)
     actual = {c: float(s[s.index == ts].iloc[0] / s[s.index < ts].max()) for c, s in
               series.items()}
     return pred, actual

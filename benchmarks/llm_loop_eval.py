@@ -41,11 +41,7 @@ def run_one(scenario: str, policy: str, backend: Any, proof_budget: int) -> dict
     eng = DecisionEngine(backend if policy == "llm" else None, store,
                          proof_budget=proof_budget)
     loop = ClosedLoop(scenario, store, engine=eng, proof_budget=proof_budget)
-    for _ in range(3):
-        loop.observe()
-    loop.monitor.recommendations.append({"layer": "L1", "engine": "radio calibration",
-                                         "reason": "first calibration"})
-    loop.manage()
+    loop.start(observe=3)
     t0 = time.perf_counter()
     base = kpi_subset(loop.emu.last_kpis)
     row: dict[str, Any] = {"scenario": scenario, "policy": policy,

@@ -20,31 +20,15 @@ import numpy as np
 import pandas as pd
 
 from twinnet.links.cards import load_districts, load_sensor_cards
-from twinnet.links.data_api import DataAPI
+from twinnet.links.data_api import EVENT_TYPES, DataAPI
 from twinnet.links.registry import to_local_xy
-from twinnet.links.retrieval import convert_plan, plan_retrieval, predict_cell_load
+from twinnet.links.retrieval import convert_plan, milan_cell_loads, plan_retrieval
 
 if TYPE_CHECKING:
     from twinnet.llm.backends import ChatBackend
     from twinnet.store.context import ContextStore
 
-__all__ = ["MILAN_CSV", "answer_query", "milan_cell_loads"]
-
-MILAN_CSV = "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
-EVENT_TYPES = {"power_outage_log", "traffic_incident_report"}
-
-
-def milan_cell_loads(cells: list[int], origin: Any) -> dict[int, float]:
-    """Predicted next-interval load of each cell (the real Milan series, 25 squares shared out
-    among the cells, gbm forecaster, normalised by each cell's peak before ``origin``)."""
-    from twinnet.data import shared_data_dir
-
-    df = pd.read_csv(shared_data_dir("milan") / MILAN_CSV)
-    df.index = pd.to_datetime(df.pop("timestamp_local_cet"), format="ISO8601")
-    cols = list(df.columns)
-    series = {c: df[[cols[k] for k in range(len(cols)) if k % len(cells) == i]].sum(axis=1)
-              for i, c in enumerate(cells)}
-    return predict_cell_load(series, horizon=1, model="gbm", at=str(pd.Timestamp(origin)))
+__all__ = ["answer_query"]
 
 
 def _summary(values: list[float], unit: str) -> dict[str, Any]:

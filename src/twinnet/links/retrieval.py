@@ -55,6 +55,7 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -94,6 +95,8 @@ __all__ = [
     "convert_plan",
     "hex_cells",
     "idle_rbs",
+    "milan_cell_loads",
+    "milan_cell_series",
     "plan_retrieval",
     "predict_cell_load",
     "sweep_tau",
@@ -598,6 +601,26 @@ def baseline_random_rb(devices: Sequence[Device], *, tau: float, cell_load: Mapp
     res = sweep_tau(devices, [tau], cell_load=cell_load, allocation="random", **kwargs)[0]
     res.solver["baseline"] = "random_rb"
     return res
+
+
+def milan_cell_series(cells: Sequence[int], data_dir: str | Path | None = None
+                      ) -> dict[int, pd.Series]:
+    """One traffic series per cell from the real Milan 10-min series: the 25 squares shared out
+    among ``cells`` (square k to cell k mod n) and summed."""
+    from twinnet.network.emulator import milan_series
+
+    df = milan_series(data_dir)
+    cols = list(df.columns)
+    return {c: df[[cols[k] for k in range(len(cols)) if k % len(cells) == i]].sum(axis=1)
+            for i, c in enumerate(cells)}
+
+
+def milan_cell_loads(cells: Sequence[int], origin: str | pd.Timestamp,
+                     data_dir: str | Path | None = None) -> dict[int, float]:
+    """Predicted next-interval load of each cell at ``origin`` (:func:`milan_cell_series`,
+    gbm forecaster, :func:`predict_cell_load`)."""
+    return predict_cell_load(milan_cell_series(cells, data_dir), horizon=1, model="gbm",
+                             at=pd.Timestamp(origin))
 
 
 def predict_cell_load(series_by_cell: Mapping[int, pd.Series], horizon: int = 1,

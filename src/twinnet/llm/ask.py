@@ -88,13 +88,13 @@ def answer_question(twin: DigitalTwin, question: str, backend: ChatBackend | Non
         obj = json.loads(text)
         parse_proposal(json.dumps({"actions": obj.get("actions", [])}))
     except (json.JSONDecodeError, InputError, AttributeError) as exc:
-        eng._audit("invalid", {"error": str(exc)}, None)
+        eng.audit("invalid", {"error": str(exc)}, None)
         out["answer"] = f"the model's answer was not valid JSON ({exc})"
         out["cells"], out["suggested_actions"] = [], []
         out["latency_s"] = round(time.perf_counter() - t0, 3)
         return out
     screened = screen_actions(obj.get("actions", []), twin.network, eng.policy, eng.rate)
-    eng._audit("ok", screened.to_dict(), None)
+    eng.audit("ok", screened.to_dict(), None)
     out["answer"] = str(obj.get("answer", ""))
     out["cells"] = [c for c in obj.get("cells", []) if c in twin.network.cell_names]
     sims = []

@@ -329,7 +329,8 @@ class DecisionEngine:
         self._last_call = (purpose, messages, r)
         return r.text
 
-    def _audit(self, outcome: str, detail: dict[str, Any], ts: Any) -> None:
+    def audit(self, outcome: str, detail: dict[str, Any], ts: Any) -> None:
+        """Store the last call (prompt, response, tokens, latency) with what became of it."""
         if self.store is None or not hasattr(self, "_last_call"):
             return
         purpose, messages, r = self._last_call
@@ -367,9 +368,9 @@ class DecisionEngine:
         try:
             obj = json.loads(text)
             chosen = [x for x in obj.get("retrain", []) if x in flagged]
-            self._audit("ok", {"chosen": chosen}, ts)
+            self.audit("ok", {"chosen": chosen}, ts)
         except (json.JSONDecodeError, AttributeError, TypeError) as exc:
-            self._audit("invalid", {"error": str(exc)}, ts)
+            self.audit("invalid", {"error": str(exc)}, ts)
             return flagged, "rule (invalid LLM answer)"
         final = sorted(set(chosen) | set(forced))
         return final, "llm" if set(final) == set(chosen) else "llm+policy"
@@ -418,14 +419,14 @@ class DecisionEngine:
         try:
             obj = parse_proposal(text)
         except InputError as exc:
-            self._audit("invalid", {"error": str(exc)}, ts)
+            self.audit("invalid", {"error": str(exc)}, ts)
             return Screened(parsed=False, error=f"invalid JSON from the model: {exc}")
         s = screen_actions(obj["actions"], net, self.policy, self.rate, ts)
         s.diagnosis = str(obj.get("diagnosis", ""))[:200]
         self.stats.rejected_actions += len(s.rejections)
         if s.actions:
             self.stats.valid_proposals += 1
-        self._audit("ok" if s.actions else "rejected", s.to_dict(), ts)
+        self.audit("ok" if s.actions else "rejected", s.to_dict(), ts)
         return s
 
     # ------------------------------------------------------------------ conflicts

@@ -31,6 +31,5 @@ def run_capacity_loop(scenario: str | Scenario, store: ContextStore,
                       proof_budget: int = 20000, congestion: float = 0.8,
                       progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the loop once (solver only) and return the JSON-ready report."""
-    del design_margin  # the decision engine's default margin (0.03) applies
     return run_closed_loop(scenario, store, None, constraints, observe, truth, proof_budget,
-                           congestion, progress=progress)
+                           congestion, progress=progress, design_margin=design_margin)

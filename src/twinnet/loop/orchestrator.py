@@ -60,7 +60,7 @@ class ClosedLoop:
                  truth: GroundTruth | None = None, interval_s: int = 900,
                  reports_per_interval: int = 400, proof_budget: int = 20000,
                  congestion: float = 0.8, engine: DecisionEngine | None = None,
-                 progress: Callable[[str], None] | None = None):
+                 progress: Callable[[str], None] | None = None, design_margin: float = 0.03):
         self.sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.store = store
         self.cons = constraints or Constraints()
@@ -72,6 +72,8 @@ class ClosedLoop:
         self.engine = engine or DecisionEngine(backend, store, proof_budget=proof_budget)
         self.monitor = FidelityMonitor(store)
         self.congestion = congestion
+        #: the plan is designed for ``target − design_margin`` on the twin
+        self.design_margin = design_margin
         self.say = progress or (lambda _m: None)
         self.management: list[dict[str, Any]] = []
         self.timing = {"observe": 0.0, "learn": 0.0}
@@ -114,6 +116,18 @@ class ClosedLoop:
         self.timing["learn"] += time.perf_counter() - t0
         return [entry]
 
+    def start(self, observe: int = 3) -> None:
+        """Observe ``observe`` intervals and manage the twin; the L1 engine is fitted then even
+        if no drift was flagged (too few intervals for a verdict, or a twin within limits)."""
+        self.say("observing the network")
+        for _ in range(observe):
+            self.observe()
+        self.manage()
+        if not self.management:
+            self.monitor.recommendations.append({"layer": "L1", "engine": "radio calibration",
+                                                 "reason": "first calibration"})
+            self.manage()
+
     # ------------------------------------------------------------------ decide / act
     def decide_and_act(self, untrusted: list[tuple[str, str]] | None = None) -> dict[str, Any]:
         tel = self.last if self.last is not None else self.observe()
@@ -131,7 +145,7 @@ class ClosedLoop:
         worst = sorted(measured[measured >= self.congestion].index) or [str(measured.idxmax())]
         self.say("deciding (LLM engine → RRM engine → twin)")
         d = self.engine.decide(self.twin, self.cons, congested=worst, untrusted=untrusted,
-                               ts=tel.ts)
+                               ts=tel.ts, design_margin=self.design_margin)
         rep["decision"] = d.to_dict()
         rep["plan_source"] = d.source
         if d.rrm is not None:
@@ -177,19 +191,14 @@ def run_closed_loop(scenario: str | Scenario, store: ContextStore,
                     proof_budget: int = 20000, congestion: float = 0.8,
                     untrusted: list[tuple[str, str]] | None = None,
                     engine: DecisionEngine | None = None,
-                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    progress: Callable[[str], None] | None = None,
+                    design_margin: float = 0.03) -> dict[str, Any]:
     """Run the loop once on demand (``observe`` intervals first) and return the JSON report."""
     loop = ClosedLoop(scenario, store, backend, constraints, truth, proof_budget=proof_budget,
-                      congestion=congestion, engine=engine, progress=progress)
+                      congestion=congestion, engine=engine, progress=progress,
+                      design_margin=design_margin)
     t0 = time.perf_counter()
-    loop.say("observing the network")
-    for _ in range(observe):
-        loop.observe()
-    loop.manage()
-    if not loop.management:  # no drift flagged (e.g. one interval observed): calibrate anyway
-        loop.monitor.recommendations.append({"layer": "L1", "engine": "radio calibration",
-                                             "reason": "first calibration"})
-        loop.manage()
+    loop.start(observe)
     rep = loop.decide_and_act(untrusted)
     rep["llm"] = loop.engine.stats.to_dict()
     rep["twin_management"] = loop.management
