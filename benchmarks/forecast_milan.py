@@ -23,8 +23,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from twinnet.data import shared_data_dir
-from twinnet.traffic.forecast import DEFAULT_MODEL, HORIZONS, evaluate_csv
+from twinnet.datasets import shared_data_dir
+from twinnet.engines.forecast import DEFAULT_MODEL, HORIZONS, evaluate_csv
 
 MILAN_CSV = "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "forecast_milan.json"

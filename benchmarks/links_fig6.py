@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinnet.data import shared_data_dir
+from twinnet.datasets import shared_data_dir
 from twinnet.links.retrieval import (
     Device,
     ZigbeeModel,

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from twinnet.llm.engine import DecisionEngine
-from twinnet.loop.orchestrator import ClosedLoop, kpi_subset
-from twinnet.loop.rules import rule_plan
-from twinnet.loop.verify import Constraints
+from twinnet.loop.orchestrator import ClosedLoop
+from twinnet.policy.baseline import rule_plan
+from twinnet.policy.constraints import Constraints
+from twinnet.policy.kpis import kpi_subset
 from twinnet.store import ContextStore
 
 RESULTS = Path(__file__).resolve().parent / "results"

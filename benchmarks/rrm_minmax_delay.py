@@ -51,13 +51,13 @@ from typing import Any
 
 import numpy as np
 
+from twinnet.radio.noise import thermal_noise_w
 from twinnet.rrm import (
     IoTUplinkProblem,
     diagnose_infeasibility,
     greedy_allocation,
     random_allocation,
     solve_minmax_delay,
-    thermal_noise_w,
 )
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "rrm_minmax_delay.json"

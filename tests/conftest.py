@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twinnet.data import shared_data_dir
+from twinnet.datasets import shared_data_dir
 from twinnet.errors import DataNotFoundError
 
 

@@ -16,10 +16,9 @@ from twinnet.actions import (
     action_schema,
     parse_action,
 )
+from twinnet.emulator import GroundTruth, NetworkEmulator
 from twinnet.errors import InputError
-from twinnet.loop.verify import inverse_plan
-from twinnet.network.emulator import GroundTruth, NetworkEmulator
-from twinnet.rrm.drone import a2g_pathloss_db
+from twinnet.radio.a2g import a2g_pathloss_db
 from twinnet.scenario import Scenario, load_scenario
 from twinnet.store import ContextStore
 from twinnet.twin import DigitalTwin
@@ -68,7 +67,7 @@ def test_add_carrier_splits_the_load_and_remove_takes_it_back(two_carriers):
     # removing it again is the inverse
     net = t.network.copy()
     ActionPlan(actions=[add]).apply(net)
-    inverse_plan(t.network, ActionPlan(actions=[add])).apply(net)
+    ActionPlan(actions=[add]).inverse(t.network).apply(net)
     assert np.array_equal(net.cell_active, t.network.cell_active)
     assert np.array_equal(net.cell_cio_db, t.network.cell_cio_db)
     net2 = t.network.copy()
@@ -147,7 +146,7 @@ def test_drone_deployment_reaches_the_network_and_the_store(tmp_path):
     assert util["D1/1"] > 0.0
     assert sync.ingest(tel).accepted["cell_kpis"] == len(tel.kpis)  # the new cell is known
     # rollback lands the drone
-    sync.v2p(emu, inverse_plan(before, plan))
+    sync.v2p(emu, plan.inverse(before))
     assert not twin.network.cell_active[twin.network.cell_names.index("D1/1")]
     assert emu.step().kpis.set_index("cell_id")["prb_util_dl"]["D1/1"] == 0.0
 
@@ -160,7 +159,7 @@ def test_iot_uplink_grants_are_exclusive_and_bounded(hotspot):
     g.apply(net)
     assert net.iot_uplink["S0/1"]["t1"] == (20.0, (0, 1))
     assert "S0/1" not in hotspot.network.iot_uplink  # copies do not share grants
-    inverse_plan(hotspot.network, ActionPlan(actions=[g])).apply(net)
+    ActionPlan(actions=[g]).inverse(hotspot.network).apply(net)
     assert "S0/1" not in net.iot_uplink
     with pytest.raises(InputError, match="granted to 't1' and 't2'"):
         parse_action({"type": "allocate_iot_uplink", "cell": "S0/1", "grants": [

@@ -7,7 +7,7 @@ import pytest
 
 from twinnet.errors import InputError
 from twinnet.network import build_network
-from twinnet.radio.calibration3gpp import (
+from twinnet.validation.calibration_38901 import (
     PERCENTILES,
     calibration_scenario,
     compare_with_reference,

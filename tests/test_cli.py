@@ -190,8 +190,8 @@ def test_forecast_evaluate_command(milan_dir):
 
 
 def test_radio_evaluate_command(tmp_path):
-    from twinnet.data import shared_data_dir
-    from twinnet.radio.engine import split_by_cell
+    from twinnet.datasets import shared_data_dir
+    from twinnet.datasets.huawei import split_by_cell
 
     df = pd.read_csv(shared_data_dir("radio/huawei_cup2019_rsrp")
                      / "cluster_1km_x409900_y3391300_48cells.csv.gz")

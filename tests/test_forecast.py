@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinnet.errors import InputError
-from twinnet.traffic.forecast import (
+from twinnet.engines.forecast import (
     DEFAULT_MODEL,
     MODELS,
     ForecasterUnavailable,
@@ -25,7 +24,8 @@ from twinnet.traffic.forecast import (
     nrmse,
     rolling_forecasts,
 )
-from twinnet.traffic.forecast_models import ChronosAdapter, TimesFMAdapter, causal_fill
+from twinnet.engines.forecasters import ChronosAdapter, TimesFMAdapter, causal_fill
+from twinnet.errors import InputError
 
 P = 24  # hourly synthetic data: 24 steps per day
 FOUNDATION = ("timesfm", "chronos")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinnet.data import shared_data_dir
+from twinnet.datasets import shared_data_dir
 from twinnet.errors import DataNotFoundError, InputError
 from twinnet.links.cards import (
     FIELDS,

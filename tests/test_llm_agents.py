@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from twinnet.links.cards import load_districts, load_queries, load_sensor_cards
-from twinnet.llm.agents.planner import (
+from twinnet.links.planner import (
     AgenticPlanner,
     CardIndex,
     NaivePlanner,
@@ -128,7 +128,7 @@ def test_executor_runs_the_program_in_the_sandbox(cards, areas, tmp_path):
 
 
 def test_links_cli_eval_and_plan(tmp_path):
-    from twinnet.data import shared_data_dir
+    from twinnet.datasets import shared_data_dir
 
     qf = shared_data_dir("smartcity") / "dev_queries.json"
     p = subprocess.run([sys.executable, "-m", "twinnet.cli", "links", "eval", "--queries",

@@ -10,7 +10,6 @@ import pytest
 from twinnet.actions import ActionPlan, DeployDrone
 from twinnet.llm.context import (
     CONTEXTS,
-    Insight,
     context_dict,
     frequency_range,
     relevant_contexts,
@@ -18,6 +17,7 @@ from twinnet.llm.context import (
     twin_insights,
 )
 from twinnet.network.topology import build_network
+from twinnet.policy.insights import Insight
 from twinnet.scenario import Scenario, load_scenario
 from twinnet.twin.twin import DigitalTwin
 

@@ -21,7 +21,8 @@ import pytest
 from twinnet.actions import ActionPlan, SetElectricalTilt
 from twinnet.llm.backends import ChatResponse, OpenAICompatibleBackend, make_backend
 from twinnet.llm.engine import DecisionEngine, proposal_schema
-from twinnet.llm.guardrails import Policy, RateLimiter, quote_untrusted, screen_actions
+from twinnet.llm.guardrails import RateLimiter, quote_untrusted, screen_actions
+from twinnet.policy.operator import Policy
 from twinnet.store import ContextStore
 from twinnet.twin import DigitalTwin
 

@@ -8,18 +8,14 @@ import numpy as np
 import pytest
 
 from twinnet.actions import ActionPlan, SetCellActive, SetElectricalTilt, SetTxPower
+from twinnet.emulator import GroundTruth, NetworkEmulator
+from twinnet.loop.apply import apply_and_measure
 from twinnet.loop.capacity_loop import run_capacity_loop
-from twinnet.loop.verify import (
-    Constraints,
-    Verification,
-    apply_and_measure,
-    inverse_plan,
-    verify_plan,
-)
-from twinnet.network.emulator import GroundTruth, NetworkEmulator
+from twinnet.policy.constraints import Constraints
 from twinnet.store import ContextStore
 from twinnet.twin import DigitalTwin
 from twinnet.twin.sync import TwinSync
+from twinnet.twin.verify import Verification, verify_plan
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +50,7 @@ def test_inverse_plan_restores_every_parameter(twin):
                                SetCellActive(cell="SC1/1", active=True)])
     net = twin.network.copy()
     plan.apply(net)
-    inverse_plan(before, plan).apply(net)
+    plan.inverse(before).apply(net)
     for a in ("cell_elec_tilt_deg", "cell_tx_power_dbm", "cell_active", "cell_cio_db"):
         assert np.array_equal(getattr(net, a), getattr(before, a)), a
 

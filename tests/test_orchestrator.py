@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from twinnet.emulator import GroundTruth
 from twinnet.loop.orchestrator import ClosedLoop
-from twinnet.network.emulator import GroundTruth
 from twinnet.store import ContextStore
 
 

@@ -14,11 +14,10 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from twinnet.data import shared_data_dir
-from twinnet.errors import InputError
-from twinnet.radio.engine import (
+from twinnet.datasets import shared_data_dir
+from twinnet.datasets.huawei import HUAWEI_COLUMNS, split_by_cell
+from twinnet.engines.radio_models import (
     DEFAULT_MODEL,
-    HUAWEI_COLUMNS,
     GradientBoostedCorrection,
     HuaweiModel,
     ResidualCorrector,
@@ -26,8 +25,8 @@ from twinnet.radio.engine import (
     default_models,
     evaluate_files,
     huawei_features,
-    split_by_cell,
 )
+from twinnet.errors import InputError
 
 pytestmark = pytest.mark.shared_data
 CSV = "cluster_1km_x409900_y3391300_48cells.csv.gz"

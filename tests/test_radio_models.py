@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twinnet.errors import InputError
-from twinnet.radio import antenna, link, los, nr, o2i, sinr
+from twinnet.radio import antenna, link, los, noise, nr, o2i, sinr
 
 
 def test_los_probability_hand_values():
@@ -83,7 +83,7 @@ def test_local_angles_mechanical_tilt():
 
 
 def test_thermal_noise_and_rsrp():
-    assert sinr.thermal_noise_dbm(20e6, 9.0) == pytest.approx(-174 + 73.0103 + 9, abs=1e-3)
+    assert noise.thermal_noise_dbm(20e6, 9.0) == pytest.approx(-174 + 73.0103 + 9, abs=1e-3)
     # 46 dBm over 51 PRBs: -174... RSRP = 46 - 10log10(612) - 100
     assert sinr.rsrp_dbm(46.0, 51, 100.0) == pytest.approx(46 - 27.868 - 100, abs=1e-3)
 

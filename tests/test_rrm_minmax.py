@@ -9,6 +9,7 @@ import pyomo.environ as pyo
 import pytest
 
 from twinnet.errors import InputError, TwinNetError
+from twinnet.radio.channel import channel_gains, free_space_kappa
 from twinnet.rrm import (
     Adjustment,
     Attempt,
@@ -18,10 +19,8 @@ from twinnet.rrm import (
     Violation,
     add_resource_blocks,
     brute_force_minmax,
-    channel_gains,
     diagnose_infeasibility,
     evaluate_allocation,
-    free_space_kappa,
     greedy_allocation,
     minimize_power,
     minmax_delay_reflexion,
@@ -449,8 +448,9 @@ def test_benchmark_script_runs_and_writes_json(tmp_path):
 
 
 def test_uma_channel_gains_follow_38901_and_feed_the_solver():
+    from twinnet.radio.channel import uma_channel_gains
+    from twinnet.radio.noise import thermal_noise_w
     from twinnet.radio.pathloss import pathloss_uma_los_db, pathloss_uma_nlos_db
-    from twinnet.rrm.minmax_delay import thermal_noise_w, uma_channel_gains
 
     d = np.array([50.0, 200.0, 600.0])
     d3d = np.hypot(d, 23.5)

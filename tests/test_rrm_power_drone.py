@@ -9,17 +9,19 @@ import numpy as np
 import pytest
 
 from twinnet.errors import InputError
-from twinnet.rrm.drone import (
+from twinnet.radio.a2g import (
     A2G_URBAN,
     A2GLinkBudget,
-    DronePlacementProblem,
     a2g_pathloss_db,
-    brute_force_placement,
-    candidate_grid,
     coverage_radius_m,
-    greedy_placement,
     los_probability_a2g,
     optimal_elevation_deg,
+)
+from twinnet.rrm.drone import (
+    DronePlacementProblem,
+    brute_force_placement,
+    candidate_grid,
+    greedy_placement,
     solve_placement_milp,
     stadium_demand,
 )

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinnet.data import shared_data_dir
+from twinnet.datasets import shared_data_dir
 from twinnet.errors import InputError
 from twinnet.store import ContextStore
 from twinnet.twin import DigitalTwin

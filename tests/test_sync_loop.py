@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from twinnet.actions import ActionPlan, SetCellActive, SetElectricalTilt
+from twinnet.emulator import GroundTruth, NetworkEmulator
 from twinnet.errors import InputError
 from twinnet.loop.sync_loop import run_sync_loop
-from twinnet.network.emulator import GroundTruth, NetworkEmulator
 from twinnet.store import ContextStore
 from twinnet.twin import DigitalTwin
 from twinnet.twin.fidelity import FidelityMonitor, predict_reports, rsrp_error

@@ -6,14 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from twinnet.datasets.milan import hourly_profile as milan_hourly_profile
+from twinnet.network.raster import load_raster, sample_raster
 from twinnet.scenario import Demand, Raster, load_scenario
-from twinnet.traffic.demand import (
-    TYPICAL_URBAN_PROFILE,
-    diurnal_profile,
-    load_raster,
-    milan_hourly_profile,
-    sample_raster,
-)
+from twinnet.traffic.demand import TYPICAL_URBAN_PROFILE, diurnal_profile
 from twinnet.twin import DigitalTwin
 
 

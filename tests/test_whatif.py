@@ -88,7 +88,6 @@ def test_actions_are_bounded_and_exported_as_schema(twin):
 
 def test_prb_reservation_and_blanking_take_capacity_away(twin):
     from twinnet.actions import BlankPRBs, ReservePRBs
-    from twinnet.loop.verify import inverse_plan
 
     base = what_if(twin, ActionPlan(actions=[SetTxPower(cell="S0/2", tx_power_dbm=43.0)]))
     u0 = base.cell_utilization["S0/2"]
@@ -113,5 +112,5 @@ def test_prb_reservation_and_blanking_take_capacity_away(twin):
     before = twin.network.copy()
     plan.apply(net)
     assert net.cell_n_prb_available[1] == 51 - 30
-    inverse_plan(before, plan).apply(net)
+    plan.inverse(before).apply(net)
     assert net.cell_n_prb_available[1] == 51

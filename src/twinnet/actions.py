@@ -2,18 +2,25 @@
 and the V2P interface all speak.
 
 Every action is a pydantic model with a ``type`` tag and bounds on its values, names the
-cells it touches, and applies itself to a :class:`~twinnet.network.topology.Network`. A bad
-value is rejected when the action is built (``field = value: expected``), never clipped.
+cells it touches, applies itself to a :class:`~twinnet.network.topology.Network` and knows its
+own inverse (the actions that restore a network's state before it, :meth:`ActionPlan.inverse`).
+A bad value is rejected when the action is built (``field = value: expected``), never clipped.
 
 >>> a = SetTxPower(cell="S0/1", tx_power_dbm=43.0)
 >>> a.touched_cells()
 ['S0/1']
+
+References
+----------
+* M. Haider, I. Ahmed, Z. Hassan, K. Hasan and H. V. Poor, "LLM-Integrated Digital Twins for
+  Hierarchical Resource Allocation in 6G Networks" (LLM-DTNet).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from twinnet.errors import InputError
@@ -50,6 +57,11 @@ class _Action(BaseModel):
     def apply(self, network: Network) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def inverse(self, before: Network) -> list[Any]:  # pragma: no cover - abstract
+        """The actions that restore ``before``'s values of what this action changes (in the
+        order they are to be applied when undoing it)."""
+        raise NotImplementedError
+
 
 class SetTxPower(_Action):
     """Set a cell's total transmit power [dBm] (TS 38.104 wide-area BS: up to 49 dBm / 80 W)."""
@@ -59,6 +71,10 @@ class SetTxPower(_Action):
 
     def apply(self, network: Network) -> None:
         network.cell_tx_power_dbm[self._index(network)] = self.tx_power_dbm
+
+    def inverse(self, before: Network) -> list[Any]:
+        return [SetTxPower(cell=self.cell,
+                           tx_power_dbm=float(before.cell_tx_power_dbm[self._index(before)]))]
 
 
 class SetElectricalTilt(_Action):
@@ -72,6 +88,10 @@ class SetElectricalTilt(_Action):
     def apply(self, network: Network) -> None:
         network.cell_elec_tilt_deg[self._index(network)] = self.tilt_deg
 
+    def inverse(self, before: Network) -> list[Any]:
+        return [SetElectricalTilt(cell=self.cell,
+                                  tilt_deg=float(before.cell_elec_tilt_deg[self._index(before)]))]
+
 
 class SetCellOffset(_Action):
     """Set a cell's individual offset [dB] (handover / cell-selection bias, TS 38.331
@@ -83,6 +103,10 @@ class SetCellOffset(_Action):
     def apply(self, network: Network) -> None:
         network.cell_cio_db[self._index(network)] = self.offset_db
 
+    def inverse(self, before: Network) -> list[Any]:
+        return [SetCellOffset(cell=self.cell,
+                              offset_db=float(before.cell_cio_db[self._index(before)]))]
+
 
 class SetCellActive(_Action):
     """Switch a cell on or off (energy saving, outage emulation)."""
@@ -93,6 +117,9 @@ class SetCellActive(_Action):
 
     def apply(self, network: Network) -> None:
         network.cell_active[self._index(network)] = self.active
+
+    def inverse(self, before: Network) -> list[Any]:
+        return [SetCellActive(cell=self.cell, active=bool(before.cell_active[self._index(before)]))]
 
 
 class ReservePRBs(_Action):
@@ -111,6 +138,11 @@ class ReservePRBs(_Action):
         network.ensure_prb_arrays()
         assert network.cell_prb_reserved is not None
         network.cell_prb_reserved[i] = self.n_prb
+
+    def inverse(self, before: Network) -> list[Any]:
+        i = self._index(before)
+        prev = 0 if before.cell_prb_reserved is None else int(before.cell_prb_reserved[i])
+        return [ReservePRBs(cell=self.cell, slice_id=self.slice_id, n_prb=prev)]
 
 
 class BlankPRBs(_Action):
@@ -138,6 +170,11 @@ class BlankPRBs(_Action):
         network.ensure_prb_arrays()
         assert network.cell_prb_blanked is not None
         network.cell_prb_blanked[i] = self.n_blanked
+
+    def inverse(self, before: Network) -> list[Any]:
+        i = self._index(before)
+        prev = 0 if before.cell_prb_blanked is None else int(before.cell_prb_blanked[i])
+        return [BlankPRBs(cell=self.cell, start_prb=0, end_prb=prev - 1)]
 
 
 class _CarrierAction(_Action):
@@ -175,6 +212,12 @@ class AddCarrier(_CarrierAction):
         self._set(network, True)
         network.cell_cio_db[network.cell_names.index(self.target_cell())] = self.offset_db
 
+    def inverse(self, before: Network) -> list[Any]:
+        t = self.target_cell()
+        j = before.cell_names.index(t)
+        return [SetCellOffset(cell=t, offset_db=float(before.cell_cio_db[j])),
+                SetCellActive(cell=t, active=bool(before.cell_active[j]))]
+
 
 class RemoveCarrier(_CarrierAction):
     """Switch a sector's cell on a carrier off (energy saving at low load)."""
@@ -185,10 +228,14 @@ class RemoveCarrier(_CarrierAction):
     def apply(self, network: Network) -> None:
         self._set(network, False)
 
+    def inverse(self, before: Network) -> list[Any]:
+        t = self.target_cell()
+        return [SetCellActive(cell=t, active=bool(before.cell_active[before.cell_names.index(t)]))]
+
 
 class DeployDrone(_Action):
     """Deploy a drone (low-altitude platform) base station with one omnidirectional cell at a
-    position and altitude, or move one already deployed (seed 000 §IV-B2). ``cell`` is the
+    position and altitude, or move one already deployed (LLM-DTNet §IV-B2). ``cell`` is the
     drone's site name; its cell is ``NAME/1`` (``NAME/1@CARRIER`` in multi-carrier networks).
     The twin evaluates its links with the Al-Hourani air-to-ground model. Recall it with
     ``set_cell_active`` (``active = false``)."""
@@ -219,6 +266,19 @@ class DeployDrone(_Action):
         k = cars.index(self.carrier) if self.carrier is not None else 0
         network.place_drone(self.cell, self.x_m, self.y_m, self.altitude_m, self.tx_power_dbm,
                             k)
+
+    def inverse(self, before: Network) -> list[Any]:
+        """A drone that was already deployed flies back to where it was (and as it was); a new
+        one cannot be undeployed by a directive: it lands (its cell is switched off)."""
+        if self.cell not in before.site_names:
+            return [SetCellActive(cell=self.cell_name(), active=False)]
+        s = before.site_names.index(self.cell)
+        c = int(np.flatnonzero(before.cell_site == s)[0])
+        return [SetCellActive(cell=before.cell_names[c], active=bool(before.cell_active[c])),
+                DeployDrone(cell=self.cell, x_m=float(before.site_x_m[s]),
+                            y_m=float(before.site_y_m[s]),
+                            altitude_m=float(before.site_height_m[s]),
+                            tx_power_dbm=float(before.cell_tx_power_dbm[c]), carrier=self.carrier)]
 
 
 class IoTGrant(BaseModel):
@@ -272,6 +332,12 @@ class AllocateIoTUplink(_Action):
         network.iot_uplink[self.cell] = {g.device: (g.tx_power_dbm, g.resource_blocks)
                                          for g in self.grants}
 
+    def inverse(self, before: Network) -> list[Any]:
+        self._index(before)
+        prev = before.iot_uplink.get(self.cell, {})
+        return [AllocateIoTUplink(cell=self.cell, grants=tuple(
+            IoTGrant(device=d, tx_power_dbm=p, resource_blocks=rb) for d, (p, rb) in prev.items()))]
+
 
 def _check_prbs(network: Network, i: int, n: int, field: str) -> None:
     total = int(network.cell_n_prb[i])
@@ -320,6 +386,14 @@ class ActionPlan(BaseModel):
 
     def changes_gains(self) -> bool:
         return any(a.CHANGES_GAINS for a in self.actions)
+
+    def inverse(self, before: Network) -> ActionPlan:
+        """The plan restoring ``before``'s values (the network this plan was applied to) of
+        every parameter the plan changes: each action's inverse, last action first."""
+        undo: list[Any] = []
+        for a in self.actions:
+            undo.extend(a.inverse(before))
+        return ActionPlan(actions=list(reversed(undo)), rationale="rollback")
 
     def created_cells(self) -> list[str]:
         """Cells the plan creates (drone deployments) — unknown to the topology before it."""

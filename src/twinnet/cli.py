@@ -154,7 +154,7 @@ def _make_llm(kind: str, url: str | None, model: str | None, timeout_s: float
 def _run_loop(scenario: Any, store_path: Path | None, target: float, backend: Any
               ) -> dict[str, Any]:
     from twinnet.loop.orchestrator import run_closed_loop
-    from twinnet.loop.verify import Constraints
+    from twinnet.policy.constraints import Constraints
     from twinnet.store import ContextStore
 
     with ContextStore(store_path if store_path is not None else ":memory:") as store, \
@@ -271,12 +271,12 @@ def calibrate3gpp(
     out_dir: Annotated[Path | None, typer.Option("--out", help="folder for the CDF plot")] = None,
 ) -> None:
     """Reproduce the TR 38.901 §7.8.1 large-scale calibration and compare with 3GPP results."""
-    from twinnet.radio.calibration3gpp import (
+    from twinnet.report import plot_calibration_cdf
+    from twinnet.validation.calibration_38901 import (
         compare_with_reference,
         reference_results,
         run_calibration,
     )
-    from twinnet.report import plot_calibration_cdf
 
     with _progress() as prog:
         task = prog.add_task(f"calibration {scenario} {fc_ghz:g} GHz", total=drops)
@@ -483,7 +483,7 @@ def forecast_evaluate(
 ) -> None:
     """Rolling-origin NRMSE (LINKs eq. 9) of every forecaster at the given horizons; training
     uses only data before each origin."""
-    from twinnet.traffic.forecast import evaluate_csv
+    from twinnet.engines.forecast import evaluate_csv
 
     names = [m.strip() for m in models.split(",")] if models else None
     with _progress() as prog:
@@ -507,7 +507,7 @@ def radio_evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Fit the L1 radio-calibration engines on one set of cells and score RSRP on another."""
-    from twinnet.radio.engine import evaluate_files
+    from twinnet.engines.radio_models import evaluate_files
 
     with _progress() as prog:
         prog.add_task("fitting and scoring the radio engines", total=None)
@@ -564,7 +564,7 @@ def _planner(llm: str, llm_url: str | None, llm_model: str | None, llm_timeout: 
              mode: str, temperature: float, steps: int, store: Any = None,
              functions: Any = None) -> tuple[Any, Any, Any]:
     from twinnet.links.cards import load_districts, load_sensor_cards
-    from twinnet.llm.agents.planner import AgenticPlanner
+    from twinnet.links.planner import AgenticPlanner
 
     backend, note = _make_llm(llm, llm_url, llm_model, llm_timeout)
     cards = load_sensor_cards()
@@ -592,7 +592,7 @@ def links_eval(
 ) -> None:
     """Score the data planner on a query file: per-query F1 of the chosen sensor types."""
     from twinnet.links.cards import load_queries, load_sensor_cards
-    from twinnet.llm.agents.planner import NaivePlanner, f1_score
+    from twinnet.links.planner import NaivePlanner, f1_score
 
     qs = load_queries(queries)
     planner, backend, note = _planner(llm, llm_url, llm_model, llm_timeout, mode, temperature,

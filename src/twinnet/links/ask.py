@@ -21,6 +21,7 @@ import pandas as pd
 
 from twinnet.links.cards import load_districts, load_sensor_cards
 from twinnet.links.data_api import EVENT_TYPES, DataAPI
+from twinnet.links.planner import AgenticPlanner
 from twinnet.links.registry import to_local_xy
 from twinnet.links.retrieval import convert_plan, milan_cell_loads, plan_retrieval
 
@@ -43,8 +44,6 @@ def _summary(values: list[float], unit: str) -> dict[str, Any]:
 def answer_query(query: str, store: ContextStore, backend: ChatBackend | None = None, *,
                  tau: float = 0.7, per_type: int = 8, origin: Any = "2013-11-28 18:00",
                  max_steps: int = 15, temperature: float = 0.0) -> dict[str, Any]:
-    from twinnet.llm.agents.planner import AgenticPlanner
-
     t0 = time.perf_counter()
     api = DataAPI(store)
     cards = {c.id: c for c in load_sensor_cards()}

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from twinnet.data import shared_data_dir
+from twinnet.datasets import shared_data_dir
 from twinnet.errors import DataNotFoundError, InputError
 
 __all__ = [

@@ -65,12 +65,12 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.signal import lfilter
 
-from twinnet.data import shared_data_dir
+from twinnet.datasets import shared_data_dir
+from twinnet.engines.forecast import DEFAULT_MODEL, forecast_band
 from twinnet.errors import DataNotFoundError, InputError
 from twinnet.links.cards import ApiCard, Area, SensorCard, load_api_cards
 from twinnet.links.registry import SensorRegistry, find_area, haversine_m
 from twinnet.store.context import ContextStore
-from twinnet.traffic.forecast import DEFAULT_MODEL, forecast_band
 
 __all__ = ["EVENT_TYPES", "DataAPI", "validate_args"]
 

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from twinnet.data import shared_data_dir
+from twinnet.datasets import shared_data_dir
 from twinnet.errors import DataNotFoundError, InputError
 from twinnet.links.cards import Area, SensorCard, load_districts, load_sensor_cards
 from twinnet.store.context import ContextStore

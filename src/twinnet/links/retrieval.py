@@ -62,14 +62,9 @@ import numpy as np
 import pandas as pd
 
 from twinnet.errors import InputError
-from twinnet.rrm.minmax_delay import (
-    IoTUplinkProblem,
-    Method,
-    MinMaxDelayResult,
-    random_allocation,
-    thermal_noise_w,
-    uma_channel_gains,
-)
+from twinnet.radio.channel import uma_channel_gains
+from twinnet.radio.noise import thermal_noise_w
+from twinnet.rrm.minmax_delay import IoTUplinkProblem, Method, MinMaxDelayResult, random_allocation
 from twinnet.rrm.reflexion import (
     ReflexionResult,
     add_resource_blocks,
@@ -607,7 +602,7 @@ def milan_cell_series(cells: Sequence[int], data_dir: str | Path | None = None
                       ) -> dict[int, pd.Series]:
     """One traffic series per cell from the real Milan 10-min series: the 25 squares shared out
     among ``cells`` (square k to cell k mod n) and summed."""
-    from twinnet.network.emulator import milan_series
+    from twinnet.datasets.milan import series as milan_series
 
     df = milan_series(data_dir)
     cols = list(df.columns)
@@ -635,7 +630,7 @@ def predict_cell_load(series_by_cell: Mapping[int, pd.Series], horizon: int = 1,
     forecast origin — only samples strictly before it are read (default: all, i.e. the
     forecast is for the intervals after the last sample). Missing values are forward-filled.
     """
-    from twinnet.traffic.forecast import forecast_series
+    from twinnet.engines.forecast import forecast_series
 
     if not series_by_cell:
         raise InputError("series_by_cell", {}, "at least one cell's series")

@@ -1,4 +1,5 @@
-"""Layered insights and context reports: the dynamic prompt of the LLM engine (seed 000 §III-B).
+"""Layered insights and context reports: the dynamic prompt of the LLM engine
+(LLM-DTNet §III-B).
 
 Each twin layer states what it sees as typed :class:`Insight` objects — L1 radio (interference,
 coverage, drone links, weather), L2 traffic (forecast load, twin drift), L3 policy (congestion,
@@ -14,6 +15,11 @@ safe character set. No free text from telemetry, logs or operators' notes reache
 ``weather`` and ``fidelity`` inputs are read for their numbers only, and subjects and messages
 are reduced to one printable line. Untrusted text that a prompt does need goes through
 :func:`twinnet.llm.guardrails.quote_untrusted` instead.
+
+References
+----------
+* M. Haider, I. Ahmed, Z. Hassan, K. Hasan and H. V. Poor, "LLM-Integrated Digital Twins for
+  Hierarchical Resource Allocation in 6G Networks" (LLM-DTNet).
 """
 
 from __future__ import annotations
@@ -21,10 +27,19 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from twinnet.policy.insights import (
+    KIND_CONTEXT,
+    Insight,
+    Layer,
+    Severity,
+    l3_insights,
+    one_line,
+    percent,
+)
 
 if TYPE_CHECKING:
     from twinnet.network.topology import Network
@@ -44,31 +59,11 @@ __all__ = [
     "twin_insights",
 ]
 
-Layer = Literal["L1", "L2", "L3"]
-Severity = Literal["info", "warning", "critical"]
-
 #: every context a report may carry
 CONTEXTS = ("radio", "load", "forecast", "fidelity", "weather", "mobility", "non_terrestrial",
             "spectrum", "energy")
 #: contexts every scenario needs
 ALWAYS_RELEVANT = ("radio", "load", "forecast", "fidelity", "energy")
-
-#: insight kind → the context it belongs to (kinds not listed are always reported)
-KIND_CONTEXT: dict[str, str] = {
-    "interference": "radio",
-    "coverage": "radio",
-    "congestion": "load",
-    "fairness": "load",
-    "outage": "load",
-    "kpi": "load",
-    "forecast": "forecast",
-    "drift": "fidelity",
-    "weather": "weather",
-    "mobility": "mobility",
-    "drone_interference": "non_terrestrial",
-    "spectrum": "spectrum",
-    "energy": "energy",
-}
 
 #: why a context is left out of a report when it is not relevant
 _NOT_RELEVANT_REASON = {
@@ -82,76 +77,27 @@ _NOT_RELEVANT_REASON = {
 _RETRAIN_ENGINE = {"L1": "radio calibration", "L2": "traffic forecast"}
 _DRIFT_LAYERS: tuple[Layer, ...] = ("L1", "L2")
 
-_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _FR1_MAX_GHZ = 7.125
 _FR3_MAX_GHZ = 24.25
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.:/@+\-]+")
 _METRIC = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,40}$")
 _MAX_LINE = 240
 
 # thresholds of the insight rules
-_CRITICAL_UTIL = 0.9
-_FAIRNESS_MIN = 0.8
-_OUTAGE_WARN = 0.01
-_OUTAGE_CRITICAL = 0.05
 _SINR_LOW_DB = 0.0
 _MIN_CELL_USERS = 5
 _COVERAGE_MIN_USERS = 3
 _COVERAGE_RATIO = 0.05
 _FORECAST_MIN = 1.1
 _DRONE_DROP_DB = 3.0
-_IDLE_UTIL = 0.05
 _RAIN_WARN_MM_H = 10.0      # heavy rain
 _RAIN_CRITICAL_MM_H = 50.0  # violent rain
-
-
-def _one_line(text: str, limit: int = _MAX_LINE) -> str:
-    """Control characters and line breaks become spaces; runs of spaces collapse; bounded."""
-    s = " ".join(_CONTROL.sub(" ", str(text)).split())
-    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 def _safe_name(text: str, limit: int = 40) -> str:
     """A name (scenario, carrier, metric) reduced to a safe character set."""
     s = _UNSAFE_NAME.sub("_", str(text)).strip("_")[:limit]
     return s or "unnamed"
-
-
-class Insight(BaseModel):
-    """One statement of a twin layer: ``kind`` of finding about ``subject`` (a cell id of the
-    network, an area or ``"network"``), a one-line ``message`` with numbers and units, and the
-    numbers behind it (``value`` [``unit``], ``evidence``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    layer: Layer
-    kind: str = Field(min_length=1, max_length=40)
-    subject: str = Field(min_length=1, max_length=64)
-    message: str = Field(min_length=1)
-    severity: Severity
-    value: float | None = None
-    unit: str = Field("", max_length=16)
-    evidence: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("subject", "message", "unit", "kind")
-    @classmethod
-    def _single_line(cls, v: str) -> str:
-        return _one_line(v)
-
-    @field_validator("value")
-    @classmethod
-    def _finite(cls, v: float | None) -> float | None:
-        return None if v is None or not math.isfinite(v) else float(v)
-
-    @property
-    def context(self) -> str | None:
-        """The context this insight belongs to (``None``: reported in every context)."""
-        return KIND_CONTEXT.get(self.kind)
-
-    def sort_key(self) -> tuple[int, float, str, str, str]:
-        v = -self.value if self.value is not None else math.inf
-        return (_SEVERITY_RANK[self.severity], v, self.subject, self.kind, self.message)
 
 
 # ---------------------------------------------------------------------- context selection
@@ -211,71 +157,6 @@ def relevant_contexts(scenario: Scenario, network: Network | None = None) -> lis
 
 
 # ---------------------------------------------------------------------- insights
-def _pct(x: float) -> str:
-    return f"{100.0 * x:.1f} %"
-
-
-def _l3_insights(ev: Evaluation, names: list[str], active: np.ndarray, target: float
-                 ) -> list[Insight]:
-    out: list[Insight] = []
-    cells = ev.cells
-    util = cells["prb_utilization"].to_numpy(dtype=float)
-    users = cells["users"].to_numpy()
-    unserved = cells["unserved_mbps"].to_numpy(dtype=float)
-    for c in np.flatnonzero(active & (util > target)):
-        u = float(util[c])
-        extra = f", {unserved[c]:.1f} Mbit/s unserved" if unserved[c] > 0.05 else ""
-        out.append(Insight(
-            layer="L3", kind="congestion", subject=names[c],
-            message=f"{names[c]} PRB utilisation {u:.2f} (target {target:.2f}), "
-                    f"{int(users[c])} users{extra}",
-            severity="critical" if u >= _CRITICAL_UTIL else "warning", value=u,
-            evidence={"prb_utilization": round(u, 4), "target": target,
-                      "users": int(users[c]), "unserved_mbps": round(float(unserved[c]), 3)}))
-    k = ev.kpis
-    jain = float(k.get("jain_fairness", 1.0))
-    if jain < _FAIRNESS_MIN:
-        out.append(Insight(
-            layer="L3", kind="fairness", subject="network",
-            message=f"network Jain fairness of cell loads {jain:.2f} (below {_FAIRNESS_MIN:.1f}); "
-                    f"peak {float(k.get('peak_prb_utilization', 0.0)):.2f}, "
-                    f"mean {float(k.get('mean_prb_utilization', 0.0)):.2f}",
-            severity="warning", value=jain,
-            evidence={"jain_fairness": round(jain, 4)}))
-    ratio = float(k.get("outage_ratio", 0.0))
-    if ratio > _OUTAGE_WARN:
-        n_users = int(k.get("n_users", len(ev.users)))
-        out.append(Insight(
-            layer="L3", kind="outage", subject="network",
-            message=f"network outage ratio {_pct(ratio)} ({round(ratio * n_users)} of "
-                    f"{n_users} users)",
-            severity="critical" if ratio > _OUTAGE_CRITICAL else "warning", value=ratio,
-            evidence={"outage_ratio": round(ratio, 5), "n_users": n_users}))
-    idle = [names[c] for c in np.flatnonzero(active & (util < _IDLE_UTIL))]
-    if idle:
-        shown = ", ".join(idle[:6]) + (f" (+{len(idle) - 6})" if len(idle) > 6 else "")
-        out.append(Insight(
-            layer="L3", kind="energy", subject="network",
-            message=f"{len(idle)} active cells below PRB utilisation {_IDLE_UTIL:.2f} "
-                    f"(sleep candidates): {shown}",
-            severity="info", value=float(len(idle)), unit="cells",
-            evidence={"cells": idle}))
-    hot = str(k.get("hottest_cell", ""))
-    med = k.get("median_sinr_db")
-    sinr = f", median SINR {float(med):.1f} dB" if med is not None and math.isfinite(
-        float(med)) else ""
-    out.append(Insight(
-        layer="L3", kind="kpi", subject="network",
-        message=f"network peak PRB utilisation {float(k.get('peak_prb_utilization', 0.0)):.2f}"
-                f"{' at ' + hot if hot else ''}, mean "
-                f"{float(k.get('mean_prb_utilization', 0.0)):.2f}, outage {_pct(ratio)}{sinr}",
-        severity="info",
-        evidence={key: k[key] for key in ("peak_prb_utilization", "mean_prb_utilization",
-                                           "outage_ratio", "median_sinr_db", "hottest_cell")
-                  if key in k}))
-    return out
-
-
 def _l1_insights(twin: DigitalTwin, ev: Evaluation, names: list[str], active: np.ndarray
                  ) -> list[Insight]:
     out: list[Insight] = []
@@ -303,7 +184,7 @@ def _l1_insights(twin: DigitalTwin, ev: Evaluation, names: list[str], active: np
             r = n_out / n
             out.append(Insight(
                 layer="L1", kind="coverage", subject=names[c],
-                message=f"{names[c]} {n_out} of {n} users in outage ({_pct(r)})",
+                message=f"{names[c]} {n_out} of {n} users in outage ({percent(r)})",
                 severity="warning", value=r,
                 evidence={"outage_users": n_out, "users": n}))
     out.extend(_spectrum_insights(twin, names, active))
@@ -495,7 +376,7 @@ def twin_insights(twin: DigitalTwin, evaluation: Evaluation | None = None, *,
     net = twin.network
     names = list(ev.cells["name"]) if "name" in ev.cells else net.cell_names
     active = ev.cells["active"].to_numpy(dtype=bool)
-    out = _l3_insights(ev, names, active, target)
+    out = l3_insights(ev, names, active, target)
     out += _l1_insights(twin, ev, names, active)
     if forecast:
         out += _forecast_insights(ev, names, active, forecast, int(horizon_min), target)
@@ -525,14 +406,14 @@ def _header(scenario: Scenario, network: Network | None, contexts: list[str]) ->
                      for n, fc in _carriers(scenario, network))
     lines.append(f"Carriers: {cars}")
     lines.append(f"Contexts: {', '.join(contexts)}")
-    return [_one_line(s) for s in lines]
+    return [one_line(s) for s in lines]
 
 
 def _insight_line(i: Insight) -> str:
     msg = i.message
     if msg.startswith(i.subject + " "):
         msg = msg[len(i.subject) + 1:]
-    return _one_line(f"[{i.severity}] {i.layer} {i.kind} {i.subject}: {msg}")
+    return one_line(f"[{i.severity}] {i.layer} {i.kind} {i.subject}: {msg}")
 
 
 def render_report(insights: list[Insight], scenario: Scenario, network: Network | None = None,
@@ -563,7 +444,7 @@ def render_report(insights: list[Insight], scenario: Scenario, network: Network 
     if dropped:
         n = sum(dropped.values())
         why = "; ".join(f"{k} {c} ({reason})" for (c, reason), k in sorted(dropped.items()))
-        lines.append(_one_line(f"Dropped {n} irrelevant insight{'s' if n != 1 else ''}: {why}"))
+        lines.append(one_line(f"Dropped {n} irrelevant insight{'s' if n != 1 else ''}: {why}"))
     if not keep:
         lines.append("No findings.")
     body = [_insight_line(i) for i in keep]

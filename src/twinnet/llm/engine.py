@@ -1,6 +1,6 @@
 """The decision engine: the LLM proposes, the RRM engine refines, the twin verifies.
 
-One decision (LLM-DTNet §III-B, seed 003):
+One decision (the LLM engine of LLM-DTNet §III-B, on the congested-cell task of Wang et al.):
 
 1. **context** — the twin's layered insights become a compact report (the dynamic prompt,
    :mod:`twinnet.llm.context`); the knowledge base adds the passages most relevant to them
@@ -24,6 +24,13 @@ One decision (LLM-DTNet §III-B, seed 003):
    says so.
 
 Every prompt and response is stored in ``llm_calls`` with tokens, latency and outcome.
+
+References
+----------
+* M. Haider, I. Ahmed, Z. Hassan, K. Hasan and H. V. Poor, "LLM-Integrated Digital Twins for
+  Hierarchical Resource Allocation in 6G Networks" (LLM-DTNet).
+* Y. Wang, K. Gao, Z. Shao, J. Woo and S.-W. Jeon, "LLM-Assisted Network Management Using
+  Digital Twins" (Wang et al.).
 """
 
 from __future__ import annotations
@@ -46,15 +53,14 @@ from twinnet.actions import (
 )
 from twinnet.errors import InputError
 from twinnet.llm.guardrails import (
-    CAPACITY_TYPES,
-    Policy,
     RateLimiter,
     Screened,
     parse_proposal,
     quote_untrusted,
     screen_actions,
 )
-from twinnet.loop.verify import Constraints, Verification, verify_plan
+from twinnet.policy.constraints import Constraints
+from twinnet.policy.operator import CAPACITY_TYPES, Policy
 from twinnet.rrm.capacity import (
     CapacityResult,
     Option,
@@ -62,6 +68,7 @@ from twinnet.rrm.capacity import (
     greedy_capacity_plan,
     solve_capacity,
 )
+from twinnet.twin.verify import Verification, verify_plan
 from twinnet.twin.whatif import what_if
 
 if TYPE_CHECKING:

@@ -7,15 +7,17 @@
   is why nothing it says is trusted either.)
 * **Outputs are validated.** A proposal must be a JSON object whose ``actions`` validate against
   the action catalogue (types, fields, bounds — :func:`twinnet.actions.parse_action`), name
-  cells of the network, respect the operator :class:`Policy` (allowed types, tighter ranges,
-  plan size) and apply cleanly to a copy of the network. Anything else is rejected with the
-  field, the value and the reason; the rest of the proposal is kept.
+  cells of the network, respect the operator :class:`~twinnet.policy.operator.Policy`
+  (allowed types, tighter ranges, plan size) and apply cleanly to a copy of the network.
+  Anything else is rejected with the field, the value and the reason; the rest of the proposal
+  is kept.
 * **Rate limits.** :class:`RateLimiter` counts the directives that touched each cell in the last
-  hour (from the store's decisions) and refuses actions beyond the limit.
+  hour (from the store's decisions) and refuses actions beyond the limit; a stored directive it
+  cannot read makes it refuse everything (it fails closed).
 * **Audit.** Every prompt and response is stored (``llm_calls``), every verification and
   directive too (``decisions``, ``sync_log``) — see :mod:`twinnet.llm.engine`.
 
-Verification on the twin (:mod:`twinnet.loop.verify`) comes after all of this: an action that
+Verification on the twin (:mod:`twinnet.twin.verify`) comes after all of this: an action that
 passes the guardrails is still only applied if the twin predicts it meets every constraint.
 """
 
@@ -27,30 +29,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from twinnet.actions import (
     ActionPlan,
-    AddCarrier,
     DeployDrone,
-    SetCellActive,
-    SetCellOffset,
-    SetElectricalTilt,
-    SetTxPower,
     parse_action,
 )
 from twinnet.errors import InputError
+from twinnet.policy.operator import Policy
 
 if TYPE_CHECKING:
     from twinnet.network.topology import Network
     from twinnet.store.context import ContextStore
 
-__all__ = ["CAPACITY_TYPES", "Policy", "RateLimiter", "Rejection", "Screened",
+__all__ = ["RateLimiter", "Rejection", "Screened",
            "parse_proposal", "quote_untrusted", "screen_actions"]
-
-#: action types that can change cell load (the capacity task's vocabulary)
-CAPACITY_TYPES = ("set_electrical_tilt", "set_tx_power", "set_cell_offset", "set_cell_active",
-                  "add_carrier", "deploy_drone")
 
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
@@ -64,24 +57,6 @@ def quote_untrusted(text: Any, label: str = "data", max_chars: int = 500) -> str
         s = s[:max_chars] + " …(truncated)"
     lab = re.sub(r"[^A-Za-z0-9_.:/\-]", "_", label)[:40]
     return f'<data source="{lab}">{s}</data>'
-
-
-class Policy(BaseModel):
-    """Operator policy the LLM's proposals must respect (tighter than the catalogue's bounds;
-    the knowledge base's ``policy.md`` describes the same rules to the model)."""
-
-    model_config = ConfigDict(extra="forbid")
-    allowed_types: tuple[str, ...] = CAPACITY_TYPES
-    max_actions_per_plan: int = Field(8, ge=1, le=64)
-    max_actions_per_cell_per_hour: int = Field(2, ge=1, le=100)
-    tilt_deg: tuple[float, float] = (0.0, 16.0)
-    macro_power_dbm: tuple[float, float] = (37.0, 46.0)
-    max_offset_db: float = Field(6.0, ge=0.0, le=24.0)
-    drone_altitude_m: tuple[float, float] = (30.0, 120.0)
-    drone_max_power_dbm: float = Field(30.0, ge=0.0, le=40.0)
-    max_drones: int = Field(2, ge=0, le=10)
-    #: switching an active cell off is an energy-saving / outage action with its own rules
-    allow_switch_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,13 +105,21 @@ def parse_proposal(text: str) -> dict[str, Any]:
 
 class RateLimiter:
     """At most ``per_cell_per_hour`` directives touching a cell within any hour, counted from
-    the store's decisions that reached the network (applied or rolled back)."""
+    the store's decisions that reached the network (applied or rolled back).
+
+    It fails closed: a stored directive of the last hour that cannot be read (its plan is not a
+    valid action plan) may have touched any cell, so its decision id goes to
+    :attr:`unreadable` and :func:`screen_actions` then refuses every action."""
 
     def __init__(self, store: ContextStore | None, per_cell_per_hour: int = 2):
         self.store = store
         self.limit = per_cell_per_hour
+        #: decision ids of the last hour's directives whose plan could not be read
+        self.unreadable: list[str] = []
 
     def recent(self, now: Any) -> dict[str, int]:
+        """Directives per cell in the hour before ``now`` (fills :attr:`unreadable`)."""
+        self.unreadable = []
         if self.store is None:
             return {}
         d = self.store.decisions()
@@ -147,47 +130,15 @@ class RateLimiter:
               & (pd.to_datetime(d.ts) > t - pd.Timedelta(hours=1))
               & (pd.to_datetime(d.ts) <= t)]
         out: dict[str, int] = {}
-        for p in d.plan:
+        for did, p in zip(d.decision_id, d.plan, strict=True):
             try:
                 plan = ActionPlan.model_validate(json.loads(p) if isinstance(p, str) else p)
-            except Exception:  # a malformed stored plan counts for nothing
+            except (ValueError, TypeError):  # ValidationError and JSONDecodeError included
+                self.unreadable.append(str(did))
                 continue
             for c in plan.touched_cells():
                 out[c] = out.get(c, 0) + 1
         return out
-
-
-def _policy_check(a: Any, network: Network, policy: Policy, drones: int) -> Rejection | None:
-    if isinstance(a, SetElectricalTilt):
-        lo, hi = policy.tilt_deg
-        if not lo <= a.tilt_deg <= hi:
-            return Rejection(-1, "tilt_deg", a.tilt_deg, f"outside the policy range [{lo}, {hi}]")
-    if isinstance(a, SetTxPower):
-        lo, hi = policy.macro_power_dbm
-        names = network.cell_names
-        if a.cell in names and not network.is_drone_site()[network.cell_site[names.index(
-                a.cell)]] and not lo <= a.tx_power_dbm <= hi:
-            return Rejection(-1, "tx_power_dbm", a.tx_power_dbm,
-                             f"outside the policy range [{lo}, {hi}] dBm")
-    if isinstance(a, SetCellActive) and not a.active and not policy.allow_switch_off:
-        names = network.cell_names
-        if a.cell in names and network.cell_active[names.index(a.cell)]:
-            return Rejection(-1, "active", a.active,
-                             "switching an active cell off is not allowed by policy")
-    if isinstance(a, SetCellOffset | AddCarrier) and abs(a.offset_db) > policy.max_offset_db:
-        return Rejection(-1, "offset_db", a.offset_db,
-                         f"policy limits offsets to ±{policy.max_offset_db:g} dB")
-    if isinstance(a, DeployDrone):
-        if drones >= policy.max_drones:
-            return Rejection(-1, "type", a.type, f"at most {policy.max_drones} drones per plan")
-        lo, hi = policy.drone_altitude_m
-        if not lo <= a.altitude_m <= hi:
-            return Rejection(-1, "altitude_m", a.altitude_m,
-                             f"outside the policy range [{lo:g}, {hi:g}] m")
-        if a.tx_power_dbm > policy.drone_max_power_dbm:
-            return Rejection(-1, "tx_power_dbm", a.tx_power_dbm,
-                             f"drones transmit at most {policy.drone_max_power_dbm:g} dBm")
-    return None
 
 
 def screen_actions(items: Any, network: Network, policy: Policy | None = None,
@@ -201,6 +152,7 @@ def screen_actions(items: Any, network: Network, policy: Policy | None = None,
         return out
     names = set(network.cell_names)
     recent = rate.recent(now) if rate is not None else {}
+    unreadable = rate.unreadable if rate is not None else []
     pending: dict[str, int] = {}
     trial = network.copy()
     drones = 0
@@ -232,9 +184,14 @@ def screen_actions(items: Any, network: Network, policy: Policy | None = None,
         if unknown:
             out.rejections.append(Rejection(i, "cell", unknown[0], "not a cell of the network"))
             continue
-        rej = _policy_check(a, network, pol, drones)
-        if rej is not None:
-            out.rejections.append(Rejection(i, rej.field, rej.value, rej.reason))
+        v = pol.check(a, network, drones)
+        if v is not None:
+            out.rejections.append(Rejection(i, v.field, v.value, v.reason))
+            continue
+        if unreadable:
+            out.rejections.append(Rejection(
+                i, "cell", a.touched_cells()[0], "rate limit unknown: stored directive "
+                f"{unreadable[0]} of the last hour cannot be read, so no directive is allowed"))
             continue
         over = [c for c in a.touched_cells() if recent.get(c, 0) + pending.get(c, 0)
                 >= (rate.limit if rate is not None else 10**9)]

@@ -1,6 +1,6 @@
 """Retrieval for the LLM engine: the knowledge base it grounds its answers in.
 
-LLM-DTNet (seed 000, §III-B) keeps the language model current without retraining it by
+LLM-DTNet (§III-B) keeps the language model current without retraining it by
 retrieving from a dedicated knowledge base and from the context database. TwinNet's
 :class:`KnowledgeBase` holds short, self-contained passages of two kinds:
 
@@ -18,6 +18,11 @@ lazily on the first search after passages were added.
 >>> kb = KnowledgeBase.default()
 >>> [p.doc_id for p in kb.search("radar spectrum sharing", k=1)]
 ['policy#spectrum-sharing-with-radar']
+
+References
+----------
+* M. Haider, I. Ahmed, Z. Hassan, K. Hasan and H. V. Poor, "LLM-Integrated Digital Twins for
+  Hierarchical Resource Allocation in 6G Networks" (LLM-DTNet).
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 import json
-import math
 import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from twinnet.errors import InputError, TwinNetError
+from twinnet.policy.kpis import format_kpi
 
 if TYPE_CHECKING:
     from twinnet.store.context import ContextStore
@@ -256,17 +261,6 @@ def passages_from_markdown(text: str, doc: str, source: str = "knowledge") -> li
 
 # --------------------------------------------------------------------------- decisions
 
-_KPI_LABELS = {
-    "peak_prb_utilization": ("peak PRB utilisation", "{:.3g}"),
-    "mean_prb_utilization": ("mean PRB utilisation", "{:.3g}"),
-    "p5_throughput_mbps": ("p5 throughput", "{:.3g} Mbps"),
-    "mean_throughput_mbps": ("mean throughput", "{:.3g} Mbps"),
-    "outage_ratio": ("outage", "{:.3g}"),
-    "jain_fairness": ("Jain fairness", "{:.3g}"),
-    "hottest_cell": ("hottest cell", "{}"),
-}
-
-
 def _loads(value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -316,19 +310,8 @@ def _summarise_plan(plan: Any) -> tuple[str, str]:
 def _kpis(d: Any) -> str:
     if not isinstance(d, dict):
         return ""
-    parts = []
-    for key, value in d.items():
-        if isinstance(value, dict | list):
-            continue
-        label, fmt = _KPI_LABELS.get(key, (key, "{}"))
-        if isinstance(value, float) and not math.isfinite(value):
-            parts.append(f"{label} {value}")
-            continue
-        try:
-            parts.append(f"{label} {fmt.format(value)}")
-        except (ValueError, TypeError):
-            parts.append(f"{label} {value}")
-    return ", ".join(parts)
+    return ", ".join(format_kpi(key, value) for key, value in d.items()
+                     if not isinstance(value, dict | list))
 
 
 def _decision_text(row: dict[str, Any]) -> str:

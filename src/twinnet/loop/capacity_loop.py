@@ -1,5 +1,5 @@
 """The capacity loop without an LLM: observe → calibrate → detect → optimise → verify →
-apply → measure (the congested-cell study of seed 003 on the emulated network).
+apply → measure (the congested-cell study of Wang et al. on the emulated network).
 
 It is :func:`twinnet.loop.orchestrator.run_closed_loop` with no language model: congested cells
 are those whose *measured* PRB utilisation exceeds the target; those at or above
@@ -9,6 +9,11 @@ cheapest plan it can prove on the twin — every cheaper combination of the cand
 evaluated (``proof_budget`` bounds how many) — and the greedy heuristic runs on the same
 candidates for comparison; the plan is verified, applied (V2P), measured, and rolled back if it
 disappoints.
+
+References
+----------
+* Y. Wang, K. Gao, Z. Shao, J. Woo and S.-W. Jeon, "LLM-Assisted Network Management Using
+  Digital Twins" (Wang et al.).
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from twinnet.loop.orchestrator import CAPACITY_TRUTH, KPI_KEYS, run_closed_loop
-from twinnet.loop.verify import Constraints
-from twinnet.network.emulator import GroundTruth
+from twinnet.emulator import GroundTruth
+from twinnet.loop.orchestrator import CAPACITY_TRUTH, run_closed_loop
+from twinnet.policy.constraints import Constraints
 from twinnet.scenario import Scenario
 from twinnet.store.context import ContextStore
 
-__all__ = ["CAPACITY_TRUTH", "KPI_KEYS", "run_capacity_loop"]
+__all__ = ["CAPACITY_TRUTH", "run_capacity_loop"]
 
 
 def run_capacity_loop(scenario: str | Scenario, store: ContextStore,

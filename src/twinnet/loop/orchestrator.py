@@ -1,7 +1,7 @@
 """The closed loop: observe → analyse → propose → optimise → verify → apply → measure → learn.
 
 :class:`ClosedLoop` ties the emulated network, the context store, the twin, the LLM decision
-engine and the RRM engine together (LLM-DTNet §III, seed 003):
+engine and the RRM engine together (LLM-DTNet §III; the congested-cell task of Wang et al.):
 
 * **observe** — the network reports an interval; telemetry goes through the store into the twin
   (P2V); the fidelity monitor scores the twin's RSRP against the new measurement reports;
@@ -16,6 +16,13 @@ engine and the RRM engine together (LLM-DTNet §III, seed 003):
 
 :func:`run_closed_loop` runs it once on demand and returns the JSON report of ``twinnet run``;
 :meth:`ClosedLoop.run` runs it on a schedule (one decision every ``every`` intervals).
+
+References
+----------
+* M. Haider, I. Ahmed, Z. Hassan, K. Hasan and H. V. Poor, "LLM-Integrated Digital Twins for
+  Hierarchical Resource Allocation in 6G Networks" (LLM-DTNet).
+* Y. Wang, K. Gao, Z. Shao, J. Woo and S.-W. Jeon, "LLM-Assisted Network Management Using
+  Digital Twins" (Wang et al.).
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from twinnet.emulator import GroundTruth, NetworkEmulator
+from twinnet.engines.radio_calibration import RadioCalibration
 from twinnet.llm.engine import DecisionEngine
-from twinnet.loop.verify import Constraints, apply_and_measure
-from twinnet.network.emulator import GroundTruth, NetworkEmulator
+from twinnet.loop.apply import apply_and_measure
+from twinnet.policy.constraints import Constraints
+from twinnet.policy.kpis import kpi_subset
 from twinnet.scenario import Scenario, load_scenario
 from twinnet.store.context import ContextStore
-from twinnet.twin.engines import RadioCalibration
 from twinnet.twin.fidelity import FidelityMonitor, rsrp_error
 from twinnet.twin.sync import TwinSync
 from twinnet.twin.twin import DigitalTwin
@@ -37,19 +46,11 @@ from twinnet.twin.twin import DigitalTwin
 if TYPE_CHECKING:
     from twinnet.llm.backends import ChatBackend
 
-__all__ = ["CAPACITY_TRUTH", "KPI_KEYS", "ClosedLoop", "run_closed_loop"]
-
-KPI_KEYS = ("peak_prb_utilization", "mean_prb_utilization", "jain_fairness",
-            "p5_throughput_mbps", "mean_throughput_mbps", "outage_ratio", "served_ratio",
-            "hottest_cell")
+__all__ = ["CAPACITY_TRUTH", "ClosedLoop", "run_closed_loop"]
 
 #: The hidden truth of the capacity study: a mildly different network at busy-hour demand.
 CAPACITY_TRUTH = GroundTruth(seed=1, demand="peak", n_areas=4, area_loss_db=(3.0, 8.0),
                              tilt_error_std_deg=1.0, gain_error_std_db=1.0)
-
-
-def kpi_subset(k: dict[str, Any]) -> dict[str, Any]:
-    return {x: k[x] for x in KPI_KEYS if x in k}
 
 
 class ClosedLoop:

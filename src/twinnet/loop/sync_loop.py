@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from twinnet.actions import ActionPlan
+from twinnet.emulator import GroundTruth, NetworkEmulator
+from twinnet.engines.radio_calibration import RadioCalibration
+from twinnet.engines.traffic_forecast import DemandAreas, TrafficForecast
 from twinnet.errors import InputError
-from twinnet.network.emulator import GroundTruth, NetworkEmulator
 from twinnet.scenario import Scenario, load_scenario
 from twinnet.store.context import ContextStore
-from twinnet.twin.engines import DemandAreas, RadioCalibration, TrafficForecast
 from twinnet.twin.fidelity import FidelityMonitor, prb_error, rsrp_error
 from twinnet.twin.sync import TwinSync
 from twinnet.twin.twin import DigitalTwin

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from twinnet.network.raster import load_raster, sample_raster
 from twinnet.network.topology import Network
 from twinnet.radio.o2i import indoor_distance_m, indoor_ue_height_m
 from twinnet.scenario import Scenario
@@ -139,8 +140,6 @@ def drop_users(scenario: Scenario, network: Network, rng: np.random.Generator) -
         pts = _push_away(np.vstack(parts), network, min_d, rng)
         demand_factor = np.concatenate(factors)
     else:
-        from twinnet.traffic.demand import load_raster, sample_raster
-
         assert cfg.raster is not None
         raster = load_raster(cfg.raster, scenario.base_dir)
         pts = _push_away(sample_raster(raster, n, rng), network, min_d, rng)

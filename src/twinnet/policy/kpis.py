@@ -1,21 +1,79 @@
-"""Network key performance indicators computed from per-user and per-cell results."""
+"""Network key performance indicators: their formulas and the one list of their names.
+
+:func:`network_kpis` computes every KPI of an evaluation from per-user and per-cell results;
+:data:`KPIS` describes each key it returns (label, unit, which direction is better);
+:data:`HEADLINE_KPIS` is the subset every report, decision record and JSON output shows
+(:func:`kpi_subset`).
+
+>>> sorted(HEADLINE_KPIS) == sorted(kpi_subset({k: 0 for k in KPIS}))
+True
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["KPI_NAMES", "jain_fairness", "network_kpis"]
+__all__ = ["HEADLINE_KPIS", "KPIS", "Kpi", "format_kpi", "jain_fairness", "kpi_subset",
+           "network_kpis"]
 
-#: The headline KPIs every evaluation reports (JSON keys).
-KPI_NAMES = (
-    "mean_throughput_mbps",
-    "p5_throughput_mbps",
-    "peak_prb_utilization",
-    "mean_prb_utilization",
-    "jain_fairness",
-    "outage_ratio",
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI: its JSON key, a label for people, its unit and which direction is better."""
+
+    key: str
+    label: str
+    unit: str = ""
+    better: Literal["higher", "lower", "neither"] = "neither"
+    fmt: str = "{:.3g}"
+
+
+#: Every KPI an evaluation reports (the keys of :func:`network_kpis` plus the twin's own).
+KPIS: dict[str, Kpi] = {k.key: k for k in (
+    Kpi("peak_prb_utilization", "peak PRB utilisation", better="lower"),
+    Kpi("mean_prb_utilization", "mean PRB utilisation", better="lower"),
+    Kpi("jain_fairness", "Jain fairness", better="higher"),
+    Kpi("p5_throughput_mbps", "p5 throughput", "Mbps", "higher", "{:.3g} Mbps"),
+    Kpi("mean_throughput_mbps", "mean throughput", "Mbps", "higher", "{:.3g} Mbps"),
+    Kpi("outage_ratio", "outage", better="lower"),
+    Kpi("served_ratio", "served ratio", better="higher"),
+    Kpi("hottest_cell", "hottest cell", fmt="{}"),
+    Kpi("throughput_jain_fairness", "Jain fairness of user throughput", better="higher"),
+    Kpi("total_demand_mbps", "total demand", "Mbps", fmt="{:.4g} Mbps"),
+    Kpi("total_served_mbps", "total served", "Mbps", "higher", "{:.4g} Mbps"),
+    Kpi("median_sinr_db", "median SINR", "dB", "higher", "{:.3g} dB"),
+    Kpi("p5_sinr_db", "p5 SINR", "dB", "higher", "{:.3g} dB"),
+    Kpi("n_users", "users", fmt="{}"),
+    Kpi("n_cells", "active cells", fmt="{}"),
+    Kpi("saturated_cells", "saturated cells", better="lower", fmt="{}"),
+)}
+
+#: The KPIs every report, decision record and ``--json`` output shows, in this order.
+HEADLINE_KPIS: tuple[str, ...] = (
+    "peak_prb_utilization", "mean_prb_utilization", "jain_fairness", "p5_throughput_mbps",
+    "mean_throughput_mbps", "outage_ratio", "served_ratio", "hottest_cell",
 )
+
+
+def kpi_subset(kpis: dict[str, Any], keys: tuple[str, ...] = HEADLINE_KPIS) -> dict[str, Any]:
+    """The ``keys`` of ``kpis`` that it has, in the order of ``keys``."""
+    return {k: kpis[k] for k in keys if k in kpis}
+
+
+def format_kpi(key: str, value: Any) -> str:
+    """``"label value unit"`` of one KPI (unknown keys are shown as they are)."""
+    spec = KPIS.get(key)
+    label, fmt = (spec.label, spec.fmt) if spec is not None else (key, "{}")
+    if isinstance(value, float) and not np.isfinite(value):
+        return f"{label} {value}"
+    try:
+        return f"{label} {fmt.format(value)}"
+    except (ValueError, TypeError):
+        return f"{label} {value}"
 
 
 def jain_fairness(x: ArrayLike) -> float:

@@ -1,4 +1,4 @@
-"""Received power, coupling loss, serving-cell selection, SINR and noise (reference functions).
+"""Received power, coupling loss, serving-cell selection and SINR (reference functions).
 
 Shapes follow Sionna's convention: a matrix ``[..., num_ut, num_cell]`` per user and cell.
 Powers in dBm, gains/losses in dB, linear powers in mW. Coupling loss is defined as in
@@ -10,33 +10,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from twinnet.radio.constants import THERMAL_NOISE_DBM_PER_HZ
+from twinnet.units import db_to_lin, lin_to_db
 
 FloatArray = NDArray[np.float64]
 
 __all__ = [
-    "db_to_lin",
     "dl_sinr_db",
-    "lin_to_db",
     "rsrp_dbm",
     "serving_cell",
-    "thermal_noise_dbm",
     "ul_sinr_db",
 ]
-
-
-def db_to_lin(x_db: ArrayLike) -> FloatArray:
-    return 10.0 ** (np.asarray(x_db, dtype=np.float64) / 10.0)
-
-
-def lin_to_db(x: ArrayLike) -> FloatArray:
-    return 10.0 * np.log10(np.maximum(np.asarray(x, dtype=np.float64), 1e-300))
-
-
-def thermal_noise_dbm(bandwidth_hz: ArrayLike, noise_figure_db: ArrayLike = 9.0) -> FloatArray:
-    """Thermal noise power [dBm]: ``-174 dBm/Hz + 10 log10(B) + NF``."""
-    return (THERMAL_NOISE_DBM_PER_HZ + 10.0 * np.log10(np.asarray(bandwidth_hz, dtype=float))
-            + np.asarray(noise_figure_db, dtype=float))
 
 
 def rsrp_dbm(tx_power_dbm: ArrayLike, n_prb: ArrayLike, coupling_loss_db: ArrayLike) -> FloatArray:

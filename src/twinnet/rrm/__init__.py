@@ -1,9 +1,15 @@
-"""Radio resource management (RRM) on real solvers: LINKs' optimisation problems (Pyomo + HiGHS).
+"""Radio resource management (RRM) on real solvers (Pyomo + HiGHS): problem formulations,
+exact solvers, baselines and the reflexion loop.
 
 * :mod:`twinnet.rrm.solvers` — run a Pyomo model on HiGHS (default) or any configured solver.
-* :mod:`twinnet.rrm.minmax_delay` — min-max IoT uplink delay over power and RBs (paper (3)–(7)).
-* :mod:`twinnet.rrm.reflexion` — the reflexion loop (LINKs §III-A): check constraints, adjust
-  parameters, re-solve.
+* :mod:`twinnet.rrm.minmax_delay` — LINKs' min-max IoT uplink delay over power and resource
+  blocks (problem (3)–(7) of the LINKs paper).
+* :mod:`twinnet.rrm.reflexion` — the reflexion loop: check constraints, adjust parameters,
+  re-solve.
+* :mod:`twinnet.rrm.power_control` — Foschini–Miljanic and LP power control.
+* :mod:`twinnet.rrm.drone` — drone base-station placement (MILP, greedy, brute force).
+* :mod:`twinnet.rrm.capacity` — the capacity engine: the cheapest verified plan of tilts,
+  powers and small cells meeting a PRB-utilisation target, with its proof.
 """
 
 from __future__ import annotations
@@ -14,17 +20,13 @@ from twinnet.rrm.minmax_delay import (
     MinMaxDelayResult,
     Violation,
     brute_force_minmax,
-    channel_gains,
     check_allocation,
     diagnose_infeasibility,
     evaluate_allocation,
-    free_space_kappa,
     greedy_allocation,
     minimize_power,
     random_allocation,
     solve_minmax_delay,
-    thermal_noise_w,
-    uma_channel_gains,
 )
 from twinnet.rrm.reflexion import (
     Adjustment,
@@ -67,12 +69,10 @@ __all__ = [
     "add_resource_blocks",
     "brute_force_minmax",
     "change_load_threshold",
-    "channel_gains",
     "check_allocation",
     "default_solver",
     "diagnose_infeasibility",
     "evaluate_allocation",
-    "free_space_kappa",
     "greedy_allocation",
     "minimize_power",
     "minmax_delay_reflexion",
@@ -83,7 +83,5 @@ __all__ = [
     "solve",
     "solve_minmax_delay",
     "solver_available",
-    "thermal_noise_w",
-    "uma_channel_gains",
     "widen_candidate_set",
 ]

@@ -1,5 +1,5 @@
 """Capacity and load balancing: the cheapest set of actions that brings every cell's PRB
-utilisation to a target, on the twin's load model (the congested-cell problem of seed 003).
+utilisation to a target, on the twin's load model (the congested-cell study of Wang et al.).
 
 Candidate actions come in *groups* of mutually exclusive options (one tilt change per
 congested cell, one power change per congested cell, each candidate small cell off / on /
@@ -19,6 +19,11 @@ on with range extension). The engine
    these candidates meets the target on the twin.
 
 :func:`greedy_capacity_plan` is the heuristic baseline (best peak reduction per unit cost).
+
+References
+----------
+* Y. Wang, K. Gao, Z. Shao, J. Woo and S.-W. Jeon, "LLM-Assisted Network Management Using
+  Digital Twins" (Wang et al.).
 """
 
 from __future__ import annotations

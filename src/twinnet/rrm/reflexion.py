@@ -25,6 +25,11 @@ knobs — :func:`relax_beta` (SINR threshold β, in dB steps down to a floor),
 :func:`widen_candidate_set` (generic hook) — and :meth:`Adjustment.stepwise` builds any numeric
 one, so other RRM problems can reuse the loop with their own ``attempt`` and constraint names.
 :func:`minmax_delay_reflexion` wires the loop to :mod:`twinnet.rrm.minmax_delay`.
+
+References
+----------
+* S. Jiang, B. Lin, Y. Wu and Y. Gao, "LINKs: Large Language Model Integrated Management for
+  6G Empowered Digital Twin NetworKs" (LINKs).
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ unknown or unavailable solver, or a crash inside the solver. An infeasible model
 limit reached without an incumbent is *not* an error: it is reported in :class:`SolveInfo`
 (``status`` ``"infeasible"`` / ``"no_solution"``) so that callers such as the reflexion loop
 can react to it.
+
+References
+----------
+* S. Jiang, B. Lin, Y. Wu and Y. Gao, "LINKs: Large Language Model Integrated Management for
+  6G Empowered Digital Twin NetworKs" (LINKs).
 """
 
 from __future__ import annotations

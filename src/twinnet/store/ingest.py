@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from twinnet.datasets import mlmatt
 from twinnet.errors import InputError
 from twinnet.store.schema import INGEST_TABLES, TableSpec
 from twinnet.store.validate import validate_batch
@@ -65,15 +66,8 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "native-cell_kpis": Profile("native", "cell_kpis", {}, {}),
     "native-ue_reports": Profile("native", "ue_reports", {}, {}),
-    "mlmatt": Profile("mlmatt", "cell_kpis", {
-        "Time": ("time_of_day_min", 1.0), "CellName": ("cell_id", 1.0),
-        "PRBUsageUL": ("prb_util_ul", 0.01), "PRBUsageDL": ("prb_util_dl", 0.01),
-        "meanThr_DL": ("thr_dl_mbps", 1.0), "meanThr_UL": ("thr_ul_mbps", 1.0),
-        "maxThr_DL": ("thr_dl_max_mbps", 1.0), "maxThr_UL": ("thr_ul_max_mbps", 1.0),
-        "meanUE_DL": ("users_dl", 1.0), "meanUE_UL": ("users_ul", 1.0),
-        "maxUE_DL": ("users_max_dl", 1.0), "maxUE_UL": ("users_max_ul", 1.0),
-        "maxUE_UL+DL": ("users_max", 1.0), "Unusual": ("unusual", 1.0),
-    }, {"interval_s": 900}),
+    "mlmatt": Profile("mlmatt", "cell_kpis", dict(mlmatt.STORE_COLUMNS),
+                      {"interval_s": mlmatt.INTERVAL_S}),
 }
 
 

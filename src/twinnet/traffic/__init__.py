@@ -1,6 +1,10 @@
-"""L2 traffic and load twin: demand, diurnal profiles, PRB load and served throughput."""
+"""L2 traffic and load: demand over the day, PRB load and served throughput.
 
-from twinnet.traffic.demand import diurnal_profile, load_raster, milan_hourly_profile
+Forecasting the traffic from measurements is an AI engine (:mod:`twinnet.engines`); this layer
+holds the model the twin evaluates: :func:`diurnal_profile` and :func:`solve_load`.
+"""
+
+from twinnet.traffic.demand import diurnal_profile
 from twinnet.traffic.load import LoadResult, solve_load
 
-__all__ = ["LoadResult", "diurnal_profile", "load_raster", "milan_hourly_profile", "solve_load"]
+__all__ = ["LoadResult", "diurnal_profile", "solve_load"]

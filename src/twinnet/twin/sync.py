@@ -23,7 +23,7 @@ from twinnet.actions import ActionPlan, _Action
 from twinnet.errors import InputError
 
 if TYPE_CHECKING:
-    from twinnet.network.emulator import Telemetry
+    from twinnet.emulator import Telemetry
     from twinnet.store.context import ContextStore
     from twinnet.twin.twin import DigitalTwin
 

@@ -24,16 +24,18 @@ from scipy.spatial import cKDTree
 from twinnet.network.topology import Network, build_network
 from twinnet.network.users import UserSet, drop_users
 from twinnet.policy.kpis import network_kpis
+from twinnet.radio.a2g import a2g_pathloss_db
 from twinnet.radio.constants import SCENARIO_CODES
 from twinnet.radio.fast import link_gain_kernel, serving_kernel, threads_for
 from twinnet.radio.fields import SpatialField, site_offsets_m
 from twinnet.radio.link import LinkAbstraction
+from twinnet.radio.noise import thermal_noise_dbm
 from twinnet.radio.o2i import o2i_loss_db, o2i_std_db
 from twinnet.radio.pathloss import _SF_STD_DB
-from twinnet.radio.sinr import thermal_noise_dbm
 from twinnet.scenario import Scenario, load_scenario
 from twinnet.traffic.demand import diurnal_profile
 from twinnet.traffic.load import LoadResult, solve_load
+from twinnet.twin.whatif import what_if
 
 __all__ = ["CORRELATION_DISTANCES_M", "DigitalTwin", "Evaluation", "LinkAdjustment",
            "RadioFields"]
@@ -375,8 +377,6 @@ class DigitalTwin:
         drone = net.is_drone_site()
         if not drone.any():
             return
-        from twinnet.rrm.drone import a2g_pathloss_db
-
         cells = np.broadcast_to(slot_cell, out.shape)
         ue = self.users
         for k in np.flatnonzero((cells >= 0).any(axis=0)):
@@ -547,8 +547,6 @@ class DigitalTwin:
     def what_if(self, plan: Any, hour: int | None = None) -> Any:
         """Predicted KPIs and deltas of an :class:`~twinnet.actions.ActionPlan`, without
         changing this twin (see :mod:`twinnet.twin.whatif`)."""
-        from twinnet.twin.whatif import what_if
-
         return what_if(self, plan, hour)
 
     # ------------------------------------------------------------------ per-link views

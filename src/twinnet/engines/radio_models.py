@@ -44,6 +44,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from twinnet.datasets.huawei import HUAWEI_COLUMNS, validate_measurements
 from twinnet.errors import InputError
 from twinnet.radio.antenna import antenna_gain_dbi, wrap_angle_deg
 from twinnet.radio.constants import SPEED_OF_LIGHT_M_S
@@ -52,18 +53,12 @@ from twinnet.radio.pathloss import pathloss_uma_nlos_db
 FloatArray = NDArray[np.float64]
 
 __all__ = [
-    "DEFAULT_MODEL", "HUAWEI_COLUMNS", "PHYSICS_FEATURES", "SERVING_AREA_FEATURES",
+    "DEFAULT_MODEL", "PHYSICS_FEATURES", "SERVING_AREA_FEATURES",
     "GradientBoostedCorrection", "HuaweiModel", "LinearCorrection", "ResidualCorrector",
     "TerrainMap", "Uncalibrated38901",
     "default_models", "evaluate_files", "evaluate_frames", "grouped_cv", "huawei_features",
-    "split_by_cell", "validate_measurements",
 ]
 
-HUAWEI_COLUMNS = (
-    "Cell Index", "Cell X", "Cell Y", "Height", "Azimuth", "Electrical Downtilt",
-    "Mechanical Downtilt", "Frequency Band", "RS Power", "Cell Altitude", "Cell Building Height",
-    "Cell Clutter Index", "X", "Y", "Altitude", "Building Height", "Clutter Index", "RSRP",
-)
 UE_HEIGHT_M = 1.5
 MIN_D2D_M = 10.0  # lower end of the UMa validity range, Table 7.4.1-1
 SIGMA_SF_UMA_NLOS_DB = 6.0  # shadow-fading sigma of UMa NLOS, Table 7.4.1-1
@@ -83,35 +78,6 @@ SERVING_AREA_FEATURES = (
     "competitor_margin_db", "n_competitors_6db",
 )
 DEFAULT_MODEL = "gbm_spatial"
-
-
-def validate_measurements(df: pd.DataFrame, name: str = "frame", with_rsrp: bool = True
-                          ) -> tuple[pd.DataFrame, int]:
-    """Check the Huawei columns (``InputError`` naming the first missing one; ``RSRP`` only if
-    ``with_rsrp``), coerce them to numbers and drop rows with NaN. Returns ``(frame, n_dropped)``.
-    """
-    cols = [c for c in HUAWEI_COLUMNS if with_rsrp or c != "RSRP"]
-    for col in cols:
-        if col not in df.columns:
-            raise InputError(col, None, f"column required in the Huawei RSRP format ({name})")
-    out = df.loc[:, cols].apply(pd.to_numeric, errors="coerce").dropna()
-    if out.empty:
-        raise InputError(name, len(df), "at least one row without missing values")
-    return out.reset_index(drop=True), len(df) - len(out)
-
-
-def split_by_cell(
-    df: pd.DataFrame, test_fraction: float = 0.25, seed: int = 0
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split rows into (train, test) with disjoint ``Cell Index`` sets, ``round(test_fraction *
-    n_cells)`` (at least 1) test cells drawn with ``numpy.random.default_rng(seed)``."""
-    cells = np.sort(df["Cell Index"].unique())
-    if not 0.0 < test_fraction < 1.0 or len(cells) < 2:
-        raise InputError("test_fraction", test_fraction, "in (0, 1) with at least two cells")
-    n_test = min(max(1, round(test_fraction * len(cells))), len(cells) - 1)
-    test_cells = np.random.default_rng(seed).choice(cells, n_test, replace=False)
-    mask = df["Cell Index"].isin(test_cells).to_numpy()
-    return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)
 
 
 class TerrainMap:

@@ -26,6 +26,11 @@ So an expensive model is fitted once per refit interval on data before the refit
 *conditions* on the newest observations at every origin through ``forecast_at`` (Holt–Winters and
 ARIMA run their filters forward with fixed parameters; the boosted trees rebuild their lag
 features).  Missing values are forward-filled causally (a leading gap becomes 0) before use.
+
+References
+----------
+* S. Jiang, B. Lin, Y. Wu and Y. Gao, "LINKs: Large Language Model Integrated Management for
+  6G Empowered Digital Twin NetworKs" (LINKs).
 """
 
 from __future__ import annotations

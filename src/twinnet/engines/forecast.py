@@ -25,6 +25,11 @@ Models (``MODELS``): ``persistence``, ``seasonal_naive`` (a day earlier),
 ``TWINNET_CHRONOS_PATH``) and their package; otherwise they raise :class:`ForecasterUnavailable`
 and the evaluation lists them under ``"unavailable"`` with the reason (never a silent
 substitute).
+
+References
+----------
+* S. Jiang, B. Lin, Y. Wu and Y. Gao, "LINKs: Large Language Model Integrated Management for
+  6G Empowered Digital Twin NetworKs" (LINKs).
 """
 
 from __future__ import annotations
@@ -38,8 +43,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from twinnet.errors import InputError
-from twinnet.traffic.forecast_models import (
+from twinnet.engines.forecasters import (
     ArimaDeseasonal,
     ChronosAdapter,
     Ensemble,
@@ -56,6 +60,7 @@ from twinnet.traffic.forecast_models import (
     as_matrix,
     causal_fill,
 )
+from twinnet.errors import InputError
 
 __all__ = [
     "DEFAULT_MODEL",

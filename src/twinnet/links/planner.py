@@ -1,4 +1,4 @@
-"""LINKs stage 1 (seed 001 §III-A): which sensor data does a question about the city need?
+"""LINKs stage 1 (§III-A of the LINKs paper): which sensor data does a question about the city need?
 
 Agents, each a step of the workflow (the step limit counts them):
 
@@ -33,8 +33,11 @@ import numpy as np
 import pandas as pd
 
 from twinnet.errors import InputError
+from twinnet.links.cards import card_text
+from twinnet.links.sandbox import run_sandboxed
+from twinnet.llm.backends import LLMError
 from twinnet.llm.guardrails import quote_untrusted
-from twinnet.llm.rag import BM25Retriever
+from twinnet.llm.rag import BM25Retriever, tokenize
 
 if TYPE_CHECKING:
     from twinnet.links.cards import Area, SensorCard
@@ -92,8 +95,6 @@ class CardIndex:
     def __init__(self, cards: list[SensorCard]):
         import snowballstemmer
 
-        from twinnet.links.cards import card_text
-
         self.cards = list(cards)
         self.by_id = {c.id: c for c in self.cards}
         self._stem = snowballstemmer.stemmer("english")
@@ -103,8 +104,6 @@ class CardIndex:
         self.retriever.index(docs)
 
     def _terms(self, text: str) -> str:
-        from twinnet.llm.rag import tokenize
-
         return " ".join(self._stem.stemWords(tokenize(text)))
 
     def _query_terms(self, query: str) -> str:
@@ -195,8 +194,6 @@ class _Agent:
         self.errors: list[str] = []
 
     def ask(self, user: str, schema: dict[str, Any]) -> dict[str, Any] | None:
-        from twinnet.llm.backends import LLMError
-
         if self.backend is None:
             return None
         self.calls += 1
@@ -360,8 +357,6 @@ class AgenticPlanner:
         Executor runs it in the sandbox; an error goes back to the Coder once for repair. A
         program that still fails — or no model — is replaced by the template program, which
         the Planner's choices fill in. Every attempt is in the trace."""
-        from twinnet.links.sandbox import run_sandboxed
-
         assert self.functions is not None
         areas = [p["id"] for p in plan.places] or ["milano"]
         template = ("ids = []\n"
@@ -409,8 +404,6 @@ class AgenticPlanner:
     def _write_code(self, plan: DataPlan, areas: list[str],
                     failed: tuple[str, str] | None) -> str | None:
         """Ask the model for the retrieval program (plain Python, Data API only)."""
-        from twinnet.llm.backends import LLMError
-
         backend = self.agent.backend
         if backend is None:
             return None

@@ -20,7 +20,6 @@ error stays on top of whatever tilt is commanded.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,82 +27,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
 
 from twinnet.actions import ActionPlan, _Action
-from twinnet.data import shared_data_dir
+from twinnet.datasets import milan
+from twinnet.emulator.truth import AreaLoss, GroundTruth, LossArea
 from twinnet.errors import InputError
 from twinnet.network.topology import Network
 from twinnet.scenario import Scenario, load_scenario
+from twinnet.twin.twin import DigitalTwin
 
-__all__ = ["AreaLoss", "GroundTruth", "LossArea", "NetworkEmulator", "Telemetry",
-           "milan_series"]
-
-MILAN_FILE = "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
-#: 2013-11-01 00:00 local time, index 0 of the Milan 10-minute series
-MILAN_T0 = pd.Timestamp("2013-11-01 00:00:00")
-
-
-class LossArea(BaseModel):
-    """A disc where every link of a user inside suffers ``loss_db`` more (e.g. a building
-    block or a park)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    x_m: float
-    y_m: float
-    radius_m: float = Field(gt=0.0, le=5000.0)
-    loss_db: float = Field(ge=0.0, le=60.0)
-    kind: str = "building"
-
-
-class GroundTruth(BaseModel):
-    """What the emulated network hides from the twin."""
-
-    model_config = ConfigDict(extra="forbid")
-    seed: int = 1
-    tilt_error_std_deg: float = Field(2.0, ge=0.0, le=10.0)
-    #: feeder / antenna gain error per cell [dB] (true EIRP − recorded)
-    gain_error_std_db: float = Field(2.0, ge=0.0, le=10.0)
-    areas: list[LossArea] | None = None
-    n_areas: int = Field(10, ge=0, le=100)
-    area_radius_m: tuple[float, float] = (80.0, 200.0)
-    area_loss_db: tuple[float, float] = (6.0, 20.0)
-    #: "milan": the real 10-minute series; "profile": the scenario's diurnal profile at the
-    #: clock's hour; "peak": the scenario's configured (busy-hour) demand, constant
-    demand: str = Field("milan", pattern="^(milan|profile|peak)$")
-    measurement_noise_db: float = Field(1.0, ge=0.0, le=10.0)
-    kpi_noise: float = Field(0.005, ge=0.0, le=0.2)
-
-
-class AreaLoss:
-    """A :class:`~twinnet.twin.twin.LinkAdjustment`: extra loss on all links of users inside
-    loss areas (hidden ground truth of the emulator)."""
-
-    def __init__(self, areas: list[LossArea]):
-        self.areas = list(areas)
-        self.token = "areas:" + uuid.uuid4().hex
-
-    def user_loss_db(self, x_m: NDArray[np.float64], y_m: NDArray[np.float64]
-                     ) -> NDArray[np.float64]:
-        loss = np.zeros(np.shape(x_m))
-        for a in self.areas:
-            inside = (x_m - a.x_m) ** 2 + (y_m - a.y_m) ** 2 <= a.radius_m ** 2
-            loss = np.maximum(loss, np.where(inside, a.loss_db, 0.0))
-        return loss
-
-    def extra_loss_db(self, twin: Any, slot_cell: NDArray[np.int32]) -> NDArray[np.float64]:
-        u = self.user_loss_db(twin.users.x_m, twin.users.y_m)
-        width = slot_cell.shape[1]
-        return np.repeat(u[:, None], width, axis=1)
-
-
-def milan_series(data_dir: str | Path | None = None) -> pd.DataFrame:
-    """The 25 Milan squares' 10-minute activity, indexed by local time (naive)."""
-    base = Path(data_dir) if data_dir is not None else shared_data_dir("milan")
-    df = pd.read_csv(base / MILAN_FILE)
-    ts = pd.to_datetime(df.pop("timestamp_local_cet").str.slice(0, 19))
-    df.index = pd.DatetimeIndex(ts, name="ts")
-    return df.astype(float)
+__all__ = ["NetworkEmulator", "Telemetry"]
 
 
 @dataclass
@@ -125,10 +58,8 @@ class NetworkEmulator:
     """
 
     def __init__(self, scenario: str | Scenario, truth: GroundTruth | None = None,
-                 start: Any = MILAN_T0, interval_s: int = 600, reports_per_interval: int = 300,
-                 milan_dir: str | Path | None = None):
-        from twinnet.twin.twin import DigitalTwin
-
+                 start: Any = milan.SERIES_T0, interval_s: int = 600,
+                 reports_per_interval: int = 300, milan_dir: str | Path | None = None):
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         if interval_s < 60 or interval_s % 60:
             raise InputError("interval_s", interval_s, "a whole number of minutes ≥ 60 s")
@@ -151,7 +82,7 @@ class NetworkEmulator:
         self._series: NDArray[np.float64] | None = None
         self._zone: NDArray[np.int64] | None = None
         if g.demand == "milan":
-            s = milan_series(milan_dir)
+            s = milan.series(milan_dir)
             self._series = s.to_numpy()
             self._series_t0 = s.index[0]
             self._series_step_s = int((s.index[1] - s.index[0]).total_seconds())

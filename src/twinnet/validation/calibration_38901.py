@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from twinnet.errors import InputError
-from twinnet.radio.sinr import thermal_noise_dbm
+from twinnet.radio.noise import thermal_noise_dbm
 from twinnet.scenario import Scenario
 
 __all__ = [
@@ -126,7 +126,7 @@ def run_calibration(
 
 def reference_results() -> dict[str, Any]:
     """3GPP companies' calibration results shipped with TwinNet (see ``data/README``)."""
-    res = resources.files("twinnet.radio") / "data" / "calibration_38901.json"
+    res = resources.files("twinnet.validation") / "data" / "calibration_38901.json"
     data: dict[str, Any] = json.loads(res.read_text(encoding="utf-8"))
     return data
 
