@@ -20,7 +20,6 @@ error stays on top of whatever tilt is commanded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +33,10 @@ from twinnet.emulator.truth import AreaLoss, GroundTruth, LossArea
 from twinnet.errors import InputError
 from twinnet.network.topology import Network
 from twinnet.scenario import Scenario, load_scenario
+from twinnet.store.telemetry import Telemetry
 from twinnet.twin.twin import DigitalTwin
 
-__all__ = ["NetworkEmulator", "Telemetry"]
-
-
-@dataclass
-class Telemetry:
-    """One reporting interval: cell KPI counters and UE measurement reports."""
-
-    ts: pd.Timestamp
-    kpis: pd.DataFrame
-    reports: pd.DataFrame
+__all__ = ["NetworkEmulator"]
 
 
 class NetworkEmulator:

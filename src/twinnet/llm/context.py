@@ -376,7 +376,7 @@ def twin_insights(twin: DigitalTwin, evaluation: Evaluation | None = None, *,
     net = twin.network
     names = list(ev.cells["name"]) if "name" in ev.cells else net.cell_names
     active = ev.cells["active"].to_numpy(dtype=bool)
-    out = l3_insights(ev, names, active, target)
+    out = l3_insights(ev.cells, ev.kpis, names, active, target)
     out += _l1_insights(twin, ev, names, active)
     if forecast:
         out += _forecast_insights(ev, names, active, forecast, int(horizon_min), target)

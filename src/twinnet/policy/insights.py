@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-if TYPE_CHECKING:
-    from twinnet.twin.twin import Evaluation
 
 __all__ = ["CRITICAL_UTILIZATION", "FAIRNESS_MIN", "IDLE_UTILIZATION", "KIND_CONTEXT",
            "OUTAGE_CRITICAL", "OUTAGE_WARN", "Insight", "Layer", "Severity", "l3_insights",
@@ -101,10 +99,14 @@ def percent(x: float) -> str:
     return f"{100.0 * x:.1f} %"
 
 
-def l3_insights(ev: Evaluation, names: list[str], active: np.ndarray, target: float
-                 ) -> list[Insight]:
+def l3_insights(cells: pd.DataFrame, kpis: dict[str, Any], names: list[str],
+                active: np.ndarray, target: float) -> list[Insight]:
+    """L3 insights of one evaluation (its per-cell table ``cells`` with ``prb_utilization``,
+    ``users`` and ``unserved_mbps`` columns, and its ``kpis``): every active cell above
+    ``target`` (``congestion``, critical from :data:`CRITICAL_UTILIZATION`), unfair cell loads
+    (``fairness``), outage (``outage``), nearly idle active cells (``energy``) and a one-line
+    KPI summary (``kpi``)."""
     out: list[Insight] = []
-    cells = ev.cells
     util = cells["prb_utilization"].to_numpy(dtype=float)
     users = cells["users"].to_numpy()
     unserved = cells["unserved_mbps"].to_numpy(dtype=float)
@@ -118,7 +120,7 @@ def l3_insights(ev: Evaluation, names: list[str], active: np.ndarray, target: fl
             severity="critical" if u >= CRITICAL_UTILIZATION else "warning", value=u,
             evidence={"prb_utilization": round(u, 4), "target": target,
                       "users": int(users[c]), "unserved_mbps": round(float(unserved[c]), 3)}))
-    k = ev.kpis
+    k = kpis
     jain = float(k.get("jain_fairness", 1.0))
     if jain < FAIRNESS_MIN:
         out.append(Insight(
@@ -130,7 +132,7 @@ def l3_insights(ev: Evaluation, names: list[str], active: np.ndarray, target: fl
             evidence={"jain_fairness": round(jain, 4)}))
     ratio = float(k.get("outage_ratio", 0.0))
     if ratio > OUTAGE_WARN:
-        n_users = int(k.get("n_users", len(ev.users)))
+        n_users = int(k.get("n_users", 0))
         out.append(Insight(
             layer="L3", kind="outage", subject="network",
             message=f"network outage ratio {percent(ratio)} ({round(ratio * n_users)} of "

@@ -21,9 +21,9 @@ from numpy.typing import NDArray
 
 from twinnet.actions import ActionPlan, _Action
 from twinnet.errors import InputError
+from twinnet.store.telemetry import Telemetry
 
 if TYPE_CHECKING:
-    from twinnet.emulator import Telemetry
     from twinnet.store.context import ContextStore
     from twinnet.twin.twin import DigitalTwin
 
