@@ -21,8 +21,11 @@ import pytest
 
 from twinnet.datasets import shared_data_dir
 from twinnet.errors import DataNotFoundError
+from twinnet.links.cards import load_sensor_cards
+from twinnet.links.city import EVENT_TYPES, SENSOR_MODELS
 from twinnet.links.data_api import DataAPI
 from twinnet.links.registry import SensorRegistry
+from twinnet.links.telecom import CELL_TYPES
 from twinnet.store.context import ContextStore
 
 pytestmark = pytest.mark.shared_data
@@ -106,6 +109,13 @@ def test_the_seed_changes_the_city_but_not_the_telecom_series(samples):
     # the cellular series are the measured ones (sms and calls: noise keyed by the sensor id)
     for typ in ("cell_internet_activity", "cell_sms_activity", "cell_call_activity"):
         assert a[typ]["sha256"] == b[typ]["sha256"], typ
+
+
+def test_every_sensor_type_has_exactly_one_model(samples):
+    types = {c.id for c in load_sensor_cards()}
+    kinds = [set(SENSOR_MODELS), set(CELL_TYPES), set(EVENT_TYPES)]
+    assert set.union(*kinds) == types
+    assert sum(len(k) for k in kinds) == len(types)
 
 
 if __name__ == "__main__":  # write the fixture from the current code
