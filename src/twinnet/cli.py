@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -592,43 +591,25 @@ def links_eval(
 ) -> None:
     """Score the data planner on a query file: per-query F1 of the chosen sensor types."""
     from twinnet.links.cards import load_queries, load_sensor_cards
-    from twinnet.links.planner import NaivePlanner, f1_score
+    from twinnet.links.evaluate import evaluate_planner
+    from twinnet.links.planner import NaivePlanner
 
     qs = load_queries(queries)
     planner, backend, note = _planner(llm, llm_url, llm_model, llm_timeout, mode, temperature,
                                       steps)
-
-    def score(pl: Any) -> dict[str, Any]:
-        per: dict[str, Any] = {}
-        used = 0
-        for q in qs:
-            p = pl.plan(q.query)
-            used = max(used, p.steps)
-            per[q.id] = {**{k: round(v, 4) for k, v in f1_score(
-                p.sensor_types, q.gold_sensor_types).items()}, "selected": p.sensor_types}
-        return {"per_query": per, "mean_f1": round(float(np.mean(
-            [v["f1"] for v in per.values()])), 4), "steps": used}
-
+    info: dict[str, Any] = {"backend": getattr(backend, "name", "none"),
+                            "model": getattr(backend, "model", ""), "mode": mode,
+                            "temperature": temperature, "step_limit": steps}
+    if note:
+        info["notes"] = [note]
     with _progress() as prog:
         task = prog.add_task("planning", total=None)
-        rep: dict[str, Any] = {**score(planner), "backend": getattr(backend, "name", "none"),
-                               "model": getattr(backend, "model", ""), "mode": mode,
-                               "temperature": temperature, "step_limit": steps}
-        if note:
-            rep["notes"] = [note]
-        if naive:
-            prog.update(task, description="naive baseline")
-            nv = score(NaivePlanner(backend, load_sensor_cards(), temperature))
-            rep["naive"] = {"mean_f1": nv["mean_f1"], "per_query": nv["per_query"]}
-        if ablation:
-            rows = []
-            for t in (0.0, 0.7):
-                for n in (1, 2, 5, 15):
-                    prog.update(task, description=f"ablation T={t} steps={n}")
-                    pl, _, _ = _planner(llm, llm_url, llm_model, llm_timeout, mode, t, n)
-                    rows.append({"temperature": t, "steps": n,
-                                 "mean_f1": score(pl)["mean_f1"]})
-            rep["ablation"] = rows
+        rep = evaluate_planner(
+            planner, qs, info=info,
+            naive=NaivePlanner(backend, load_sensor_cards(), temperature) if naive else None,
+            factory=(lambda t, n: _planner(llm, llm_url, llm_model, llm_timeout, mode, t,
+                                           n)[0]) if ablation else None,
+            progress=lambda what: prog.update(task, description=what))
     if as_json:
         _print_json(rep)
         return

@@ -1,6 +1,6 @@
 """``twinnet links ask``: both LINKs stages end to end, and the answer from the retrieved data.
 
-1. **stage 1** — the data planner (:class:`twinnet.llm.agents.planner.AgenticPlanner`) chooses
+1. **stage 1** — the data planner (:class:`twinnet.links.planner.AgenticPlanner`) chooses
    the sensor types, places and window; its program, run in the sandbox, lists the sensors;
 2. **stage 2** — the Parameter Convertor turns the sensors nearest each place (at most
    ``per_type`` of each type, placed in a 7-cell cluster of ISD 500 m centred on the place) into
@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from twinnet.links.cards import load_districts, load_sensor_cards
-from twinnet.links.data_api import EVENT_TYPES, DataAPI
+from twinnet.links.city import EVENT_TYPES
+from twinnet.links.data_api import DataAPI
 from twinnet.links.planner import AgenticPlanner
 from twinnet.links.registry import to_local_xy
 from twinnet.links.retrieval import convert_plan, milan_cell_loads, plan_retrieval

@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from twinnet.datasets import shared_data_dir
-from twinnet.errors import DataNotFoundError, InputError
+from twinnet.datasets.milan import grid_centroids
+from twinnet.errors import InputError
 from twinnet.links.cards import Area, SensorCard, load_districts, load_sensor_cards
 from twinnet.store.context import ContextStore
 
@@ -104,18 +104,11 @@ def _from_local_xy(x: Any, y: Any, lat0: float, lon0: float) -> tuple[Any, Any]:
 
 
 class GridSquares:
-    """The Telecom Italia Milan grid: 100×100 squares of about 235 m (``milano_grid_centroids``).
-    """
+    """The Telecom Italia Milan grid: 100×100 squares of about 235 m
+    (:func:`twinnet.datasets.milan.grid_centroids`; ``path``: another copy of its file)."""
 
     def __init__(self, path: str | Path | None = None):
-        p = Path(path) if path is not None else shared_data_dir("milan") / \
-            "milano_grid_centroids.csv"
-        if not p.is_file():
-            raise DataNotFoundError(f"Milan grid centroids: no file at {p}")
-        df = pd.read_csv(p)
-        need = {"square_id", "lon_centroid", "lat_centroid"}
-        if not need <= set(df.columns):
-            raise InputError(str(p), sorted(df.columns), f"columns {sorted(need)}")
+        df = grid_centroids(path)
         self.square_id = df.square_id.to_numpy(np.int64)
         self.lat = df.lat_centroid.to_numpy(np.float64)
         self.lon = df.lon_centroid.to_numpy(np.float64)
