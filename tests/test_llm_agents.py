@@ -102,10 +102,10 @@ def test_reviewer_adds_what_is_missing_and_remembers_it(cards, areas, tmp_path):
     assert bad.sensor_types and all(t in {c.id for c in cards} for t in bad.sensor_types)
 
 
-def test_naive_baseline_and_embedded_model(cards, areas):
+def test_naive_baseline_and_embedded_model(cards, areas, embedded_model):
     from twinnet.llm.backends import make_backend
 
-    be = make_backend("embedded")
+    be = make_backend("embedded", model_path=str(embedded_model))
     q = load_queries()[0]
     naive = NaivePlanner(be, cards).plan(q.query)
     assert naive.sensor_types and set(naive.sensor_types) <= {c.id for c in cards}

@@ -74,8 +74,8 @@ def twin():
 
 
 @pytest.fixture(scope="module")
-def embedded():
-    return make_backend("embedded")
+def embedded(embedded_model):
+    return make_backend("embedded", model_path=str(embedded_model))
 
 
 def test_untrusted_text_cannot_leave_its_quote():
