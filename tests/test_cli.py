@@ -17,6 +17,7 @@ def twinnet(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("embedded_model")
 def test_run_hotspot_is_the_capacity_loop(tmp_path):
     """The README's main job: congestion measured on the emulated network, a plan from the
     RRM engine verified on the twin, applied, and measured again."""
@@ -63,16 +64,42 @@ def test_run_completes_when_the_llm_server_is_unreachable(tmp_path):
     assert r["after"]["peak_prb_utilization"] <= 0.5
 
 
+@pytest.mark.usefixtures("embedded_model")
 def test_ask_answers_with_evidence(tmp_path):
-    p = twinnet("ask", "why is S0/1 congested and what would fix it?", "--json")
+    from twinnet.actions import ActionPlan, parse_action
+    from twinnet.llm.guardrails import screen_actions
+    from twinnet.policy.operator import Policy
+    from twinnet.store import ContextStore
+    from twinnet.twin import DigitalTwin
+
+    store = tmp_path / "s.duckdb"  # empty: the call is audited there, the twin is unchanged
+    p = twinnet("ask", "why is S0/1 congested and what would fix it?", "--store", str(store),
+                "--json")
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
-    assert r["answer"] and r["llm"]["backend"] == "embedded"
+    assert r["answer"] and r["llm"]["backend"] == "embedded" and r["llm"]["calls"] == 1
+    # the evidence, whatever the model says: the twin's congestion insight and the passages
     ev = r["evidence"]
     assert any(i["subject"] == "S0/1" and i["kind"] == "congestion" for i in ev["insights"])
     assert ev["passages"] and all("#" in x["doc_id"] for x in ev["passages"])
-    for a in r["suggested_actions"]:  # whatever the model suggested passed the guardrails
-        assert "predicted_peak_prb_utilization" in a
+    # the model's own reply, from the audit trail: each action it suggested is either among
+    # the suggested actions (it passed the guardrails, screened again here) or rejected
+    with ContextStore(store, read_only=True) as s:
+        calls = s.llm_calls()
+    assert calls.purpose.tolist() == ["ask"] and calls.outcome.tolist() == ["ok"]
+    proposed = json.loads(calls.response.iloc[0])["actions"]
+    assert len(r["suggested_actions"]) + len(ev["rejected_actions"]) == len(proposed)
+    twin = DigitalTwin.from_scenario("hotspot")
+    passed = screen_actions(proposed, twin.network, Policy()).actions
+    assert [a["action"] for a in r["suggested_actions"]] == [a.model_dump() for a in passed]
+    # and each one's predicted effect is what applying it to a fresh twin gives
+    base = twin.evaluate(uplink=False).kpis["peak_prb_utilization"]
+    for a in r["suggested_actions"]:
+        fork = twin.copy()
+        ActionPlan(actions=[parse_action(a["action"])]).apply(fork.network)
+        peak = fork.evaluate(uplink=False).kpis["peak_prb_utilization"]
+        assert a["predicted_peak_prb_utilization"] == pytest.approx(peak, abs=1e-4)
+        assert a["delta"]["peak_prb_utilization"] == pytest.approx(peak - base, abs=2e-4)
     p2 = twinnet("ask", "  ", "--llm", "none")
     assert p2.returncode != 0 and "question" in (p2.stderr + p2.stdout)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -13,42 +14,82 @@ from twinnet.radio.fields import SpatialField, site_offsets_m
 from twinnet.scenario import Scenario
 from twinnet.twin import DigitalTwin
 
+#: geometry per scenario (TR 38.901 Table 7.2-1 / 7.8-1): BS height, ISD and UE height. InH
+#: users are in the office with the BS (no O2I penetration): indoor_fraction 0, hUT = 1 m
+_GEOMETRY = {
+    "UMa": {"bs_height_m": 25.0, "isd_m": 300.0},
+    "UMi": {"bs_height_m": 10.0, "isd_m": 300.0},
+    "RMa": {"bs_height_m": 25.0, "isd_m": 300.0},
+    "InH-Office-Mixed": {"bs_height_m": 3.0, "isd_m": 20.0},
+    "InH-Office-Open": {"bs_height_m": 3.0, "isd_m": 40.0},
+}
+
 
 def _scenario(name: str = "UMa", shadowing: bool = False, wrap: bool = False, n: int = 400,
-              mech_tilt: float = 0.0, consistent: bool = True) -> Scenario:
+              mech_tilt: float = 0.0, consistent: bool = True,
+              floors: tuple[int, int] = (4, 8)) -> Scenario:
+    inh = name.startswith("InH")
     return Scenario.from_dict({
         "seed": 5,
-        "layout": {"type": "hex", "n_sites": 7, "isd_m": 300.0,
-                   "bs_height_m": 25.0 if name != "UMi" else 10.0, "wrap_around": wrap,
+        "layout": {"type": "hex", "n_sites": 7, **_GEOMETRY[name], "wrap_around": wrap,
                    "electrical_tilt_deg": 9.0, "mechanical_tilt_deg": mech_tilt},
         "carriers": [{"fc_ghz": 3.5, "bandwidth_mhz": 20, "scs_khz": 30}],
         "propagation": {"scenario": name, "shadowing": shadowing,
                         "spatially_consistent": consistent},
-        "users": {"count": n, "indoor_fraction": 0.5},
+        "users": {"count": n, "indoor_fraction": 0.0 if inh else 0.5, "floors": list(floors),
+                  "outdoor_height_m": 1.0 if inh else 1.5},
     })
 
 
-def _reference_gain_db(twin: DigitalTwin, los_state: bool) -> np.ndarray:
-    """Coupling gain [dB] per (user, cell) from the reference NumPy functions (no shadowing),
-    assuming every link is LOS (``los_state``) or NLOS."""
+def _link_geometry(twin: DigitalTwin) -> dict[str, np.ndarray]:
+    """Per (user, cell) geometry of the links, without wrap-around: 2D/3D distance, height
+    difference, horizontal offsets, and the outdoor part of the 2D distance."""
     net, ue = twin.network, twin.users
-    scen = twin.scenario.propagation.scenario
-    sx, sy, sh = (net.site_x_m[net.cell_site], net.site_y_m[net.cell_site],
-                  net.site_height_m[net.cell_site])
+    sx, sy = net.site_x_m[net.cell_site], net.site_y_m[net.cell_site]
     dx = ue.x_m[:, None] - sx[None, :]
     dy = ue.y_m[:, None] - sy[None, :]
     d2d = np.maximum(np.hypot(dx, dy), 1.0)
-    dh = ue.height_m[:, None] - sh[None, :]
-    d3d = np.hypot(d2d, dh)
+    dh = ue.height_m[:, None] - net.site_height_m[net.cell_site][None, :]
+    d_out = d2d - np.where(ue.indoor, ue.d2d_in_m, 0.0)[:, None]
+    return {"dx": dx, "dy": dy, "d2d": d2d, "dh": dh, "d3d": np.hypot(d2d, dh), "d_out": d_out}
+
+
+def _reference_gain_db(twin: DigitalTwin, los_state: bool, h_e_m: float = 1.0) -> np.ndarray:
+    """Coupling gain [dB] per (user, cell) from the reference NumPy functions (no shadowing),
+    assuming every link is LOS (``los_state``) or NLOS, with effective environment height
+    ``h_e_m`` (UMa, Table 7.4.1-1 note 1)."""
+    net, ue = twin.network, twin.users
+    scen = twin.scenario.propagation.scenario
+    geo = _link_geometry(twin)
+    sh = net.site_height_m[net.cell_site]
     fc = net.carriers[0].fc_ghz
-    pl = pathloss.pathloss_db(scen, los_state, d2d, d3d, fc, sh[None, :], ue.height_m[:, None])
+    pl = pathloss.pathloss_db(scen, los_state, geo["d2d"], geo["d3d"], fc, sh[None, :],
+                              ue.height_m[:, None], h_e_m)
     loss = pl + np.where(ue.indoor, o2i.o2i_loss_db(fc, ue.o2i_high, ue.d2d_in_m)
                          + o2i.o2i_std_db(ue.o2i_high) * ue.o2i_z, 0.0)[:, None]
-    theta = np.degrees(np.arctan2(d2d, dh))
-    phi = np.degrees(np.arctan2(dy, dx))
+    theta = np.degrees(np.arctan2(geo["d2d"], geo["dh"]))
+    phi = np.degrees(np.arctan2(geo["dy"], geo["dx"]))
     g = antenna.antenna_gain_dbi(theta, phi, net.cell_bearing_deg[None, :],
                                  net.cell_mech_tilt_deg[None, :], net.cell_elec_tilt_deg[None, :])
     return g - loss
+
+
+#: the values h_E takes in UMa (Table 7.4.1-1 note 1): 1 m, or 12, 15, ..., hUT - 1.5 m
+_H_E = (1.0, 12.0, 15.0, 18.0, 21.0)
+
+
+def _reference_hypotheses(twin: DigitalTwin) -> dict[tuple[bool, float], np.ndarray]:
+    """Reference gains [dB] for every (LOS state, h_E) a link may have drawn; NaN where the
+    h_E value is not allowed for the user's height (only UMa users above 13 m have h_E > 1)."""
+    h = twin.users.height_m[:, None]
+    uma = twin.scenario.propagation.scenario == "UMa"
+    out = {}
+    for state in (True, False):
+        for h_e in _H_E if uma else (1.0,):
+            ref = _reference_gain_db(twin, state, h_e)
+            ok = (h_e == 1.0) | ((h > 13.0) & (h_e <= h - 1.5))
+            out[(state, h_e)] = np.where(ok, ref, np.nan)
+    return out
 
 
 def _kernel_gain_db(twin: DigitalTwin) -> np.ndarray:
@@ -59,43 +100,130 @@ def _kernel_gain_db(twin: DigitalTwin) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("name", ["UMa", "UMi", "RMa"])
+def _array_factor_db(twin: DigitalTwin) -> np.ndarray:
+    """Array factor [dB] of every (user, cell) link: in its deep nulls (< -30 dB) the dB value
+    of a float32 gain is ill-conditioned."""
+    net = twin.network
+    geo = _link_geometry(twin)
+    th_l, _ = antenna.local_angles_deg(np.degrees(np.arctan2(geo["d2d"], geo["dh"])),
+                                       np.degrees(np.arctan2(geo["dy"], geo["dx"])),
+                                       net.cell_bearing_deg, net.cell_mech_tilt_deg)
+    return antenna.array_factor_db(th_l, 10, 0.5, net.cell_elec_tilt_deg)
+
+
+def _matches(got: np.ndarray, hyp: dict[tuple[bool, float], np.ndarray]
+             ) -> dict[tuple[bool, float], np.ndarray]:
+    """Per hypothesis: whether it is (one of) the nearest to the kernel's gain. Hypotheses
+    more than 0.1 dB apart are told apart (:func:`_distinct`)."""
+    err = {k: np.abs(got - ref) for k, ref in hyp.items()}
+    best = np.nanmin(np.stack(list(err.values())), axis=0)
+    return {k: e <= best + 0.05 for k, e in err.items()}
+
+
+def _distinct(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where two hypotheses give clearly different gains (NaN: not a hypothesis, so distinct)."""
+    return ~(np.abs(a - b) <= 0.1)
+
+
+SCENARIOS = ["UMa", "UMi", "RMa", "InH-Office-Mixed", "InH-Office-Open"]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
 @pytest.mark.parametrize(("mech_tilt", "consistent"), [(0.0, False), (6.0, True)])
 def test_kernel_matches_reference_chain(name, mech_tilt, consistent):
     twin = DigitalTwin(_scenario(name, mech_tilt=mech_tilt, consistent=consistent, n=1500))
     got = _kernel_gain_db(twin)
-    # UMa users above 13 m may draw h_E > 1 m (note 1 of Table 7.4.1-1); compare the others
-    keep = twin.users.height_m < 13.0 if name == "UMa" else np.ones(twin.users.n, bool)
-    ref_los = _reference_gain_db(twin, True)[keep]
-    ref_nlos = _reference_gain_db(twin, False)[keep]
-    got = got[keep]
-    err = np.minimum(np.abs(got - ref_los), np.abs(got - ref_nlos))
-    # float32 storage of gains; in the array factor's deep nulls (< -30 dB) the dB value is
-    # ill-conditioned, so there the two evaluations agree to 0.1 dB
-    net, ue = twin.network, twin.users
-    sx, sy = net.site_x_m[net.cell_site], net.site_y_m[net.cell_site]
-    dx = (ue.x_m[:, None] - sx[None, :])[keep]
-    dy = (ue.y_m[:, None] - sy[None, :])[keep]
-    dh = (ue.height_m[:, None] - net.site_height_m[net.cell_site][None, :])[keep]
-    th_l, _ = antenna.local_angles_deg(np.degrees(np.arctan2(np.hypot(dx, dy), dh)),
-                                       np.degrees(np.arctan2(dy, dx)), net.cell_bearing_deg,
-                                       net.cell_mech_tilt_deg)
-    deep = antenna.array_factor_db(th_l, 10, 0.5, net.cell_elec_tilt_deg) < -30.0
-    assert err[~deep].max() < 2e-3
-    assert err[deep].max(initial=0.0) < 0.1
-    # LOS is chosen with the Table 7.4.2-1 probability: close links are always LOS
-    d2d = np.hypot(ue.x_m[:, None] - net.site_x_m[net.cell_site][None, :],
-                   ue.y_m[:, None] - net.site_y_m[net.cell_site][None, :])[keep]
-    d_out = d2d - np.where(ue.indoor, ue.d2d_in_m, 0.0)[keep, None]
-    is_los = np.abs(got - ref_los) <= np.abs(got - ref_nlos)
-    distinct = np.abs(ref_los - ref_nlos) > 0.1
-    p = los.los_probability(name, d_out, ue.height_m[keep, None])
+    hyp = _reference_hypotheses(twin)
+    err = np.nanmin(np.stack([np.abs(got - ref) for ref in hyp.values()]), axis=0)
+    # float32 storage of gains; in the array factor's deep nulls the two evaluations agree to
+    # 0.1 dB (0.5 dB in nulls below -60 dB, met by the InH links right under a tilted panel)
+    af = _array_factor_db(twin)
+    assert err[af >= -30.0].max() < 2e-3
+    assert err[(af < -30.0) & (af >= -60.0)].max(initial=0.0) < 0.1
+    assert err[af < -60.0].max(initial=0.0) < 0.5
+    # the LOS state, where the two states give different gains whatever h_E was drawn
+    los_keys = [k for k in hyp if k[0]]
+    nlos_keys = [k for k in hyp if not k[0]]
+    distinct = np.ones(got.shape, bool)
+    for a in los_keys:
+        for b in nlos_keys:
+            distinct &= _distinct(hyp[a], hyp[b])
+    is_los = np.any([m for k, m in _matches(got, hyp).items() if k[0]], axis=0)
+    geo = _link_geometry(twin)
+    # Table 7.4.2-1 with d2D-out (all of d2D for InH, whose users are in the office) and, for
+    # UMa, the C'(hUT) factor of users above 13 m
+    p = los.los_probability(name, geo["d_out"], twin.users.height_m[:, None])
     sure = (p >= 1.0) & distinct
     assert np.all(is_los[sure])
-    # and the LOS fraction over links where it matters follows the mean probability (i.i.d.
-    # draws: tight; spatially consistent draws are correlated over 50-60 m: fewer samples)
-    m = distinct & (p < 1.0)
-    assert is_los[m].mean() == pytest.approx(p[m].mean(), abs=0.1 if consistent else 0.03)
+    # the LOS fraction follows the probability, on each branch of Table 7.4.2-1 for i.i.d.
+    # draws; spatially consistent draws are correlated over 10-60 m, which leaves a few
+    # independent samples per site on the short InH branches: there the whole set, loosely
+    if consistent:
+        m = distinct & (p < 1.0)
+        assert is_los[m].mean() == pytest.approx(p[m].mean(), abs=0.1)
+        return
+    branches = {"InH-Office-Mixed": (1.2, 6.5), "InH-Office-Open": (5.0, 49.0)}.get(name, ())
+    for lo, hi in itertools.pairwise([0.0, *branches, np.inf]):
+        m = distinct & (p < 1.0) & (geo["d_out"] > lo) & (geo["d_out"] <= hi)
+        if branches and lo == 0.0:
+            assert not m.any()  # d <= 1.2 m (mixed), 5 m (open): p = 1, checked above
+            continue
+        assert m.sum() > 300, (lo, hi)
+        assert is_los[m].mean() == pytest.approx(p[m].mean(), abs=0.03), (lo, hi)
+
+
+def test_uma_users_above_13_m_draw_h_e_and_see_more_los():
+    """TR 38.901 Table 7.4.1-1 note 1 and Table 7.4.2-1 for UMa users above 13 m: h_E = 1 m
+    with probability 1/(1 + C(d2D, hUT)), else uniform over {12, 15, ..., hUT - 1.5} m, with
+    C = ((hUT - 13)/10)^1.5 g(d2D), g = (5/4)(d2D/100)^3 exp(-d2D/150) beyond 18 m; and the LOS
+    probability grows by the factor 1 + C'(hUT) g(d2D-out)."""
+    # every user indoors in an 8-floor building: half of them above 13 m (hUT up to 22.5 m)
+    twin = DigitalTwin(_scenario("UMa", consistent=False, n=5000, floors=(8, 8)))
+    h = twin.users.height_m[:, None]
+    assert h.max() == 22.5
+    got = _kernel_gain_db(twin)
+    hyp = _reference_hypotheses(twin)
+    geo = _link_geometry(twin)
+    high = np.broadcast_to(h > 13.0, got.shape)
+    err = np.nanmin(np.stack([np.abs(got - ref) for ref in hyp.values()]), axis=0)
+    assert err[_array_factor_db(twin) >= -30.0].max() < 2e-3
+    matches = _matches(got, hyp)
+    # LOS where the states are distinguishable whatever h_E is
+    distinct = np.ones(got.shape, bool)
+    for a in [k for k in hyp if k[0]]:
+        for b in [k for k in hyp if not k[0]]:
+            distinct &= _distinct(hyp[a], hyp[b])
+    is_los = np.any([m for k, m in matches.items() if k[0]], axis=0)
+    p = los.los_probability("UMa", geo["d_out"], h)
+    p_low = los.los_probability("UMa", geo["d_out"], 1.5)  # without the height factor
+    m = high & distinct & (p < 1.0)
+    assert m.sum() > 5000
+    assert p[m].mean() - p_low[m].mean() > 0.08  # the factor matters on these links
+    assert is_los[m].mean() == pytest.approx(p[m].mean(), abs=0.03)
+    # h_E: only beyond the breakpoint of a LOS link does it change the gain. On LOS links whose
+    # gain tells h_E = 1 from at least one allowed h_E > 1, the probability that the gain is
+    # the h_E = 1 one is P1 + (1 - P1) * (allowed values indistinguishable from 1) / (allowed)
+    d2d = geo["d2d"]
+    c = np.where(d2d > 18.0, (np.maximum(h - 13.0, 0.0) / 10.0) ** 1.5 * 1.25 * (d2d / 100.0) ** 3
+                 * np.exp(-d2d / 150.0), 0.0)
+    p1 = 1.0 / (1.0 + c)
+    ref1 = hyp[(True, 1.0)]
+    allowed = np.zeros(got.shape)
+    same = np.zeros(got.shape)
+    for h_e in _H_E[1:]:
+        ok = ~np.isnan(hyp[(True, h_e)])
+        allowed += ok
+        same += ok & ~_distinct(hyp[(True, h_e)], ref1)
+    sel = high & distinct & is_los & (same < allowed)
+    expected = p1 + (1.0 - p1) * same / np.maximum(allowed, 1.0)
+    assert sel.sum() > 1000
+    assert expected[sel].mean() < 0.85  # h_E = 21 m (hUT = 22.5 m) is drawn often enough
+    assert matches[(True, 1.0)][sel].mean() == pytest.approx(expected[sel].mean(), abs=0.05)
+    # every h_E > 1 that shows is allowed for the user's height, and the largest one is drawn
+    for h_e in _H_E[1:]:
+        only = matches[(True, h_e)] & ~matches[(True, 1.0)]
+        assert np.all(h[np.nonzero(only)[0], 0] - 1.5 >= h_e)
+    assert (matches[(True, 21.0)] & ~matches[(True, 18.0)] & sel).sum() > 50
 
 
 def test_shadowing_statistics_per_state():

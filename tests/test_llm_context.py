@@ -70,7 +70,8 @@ def test_hotspot_congestion_is_the_first_critical_insight(hotspot):
     report = render_report(insights, twin.scenario, twin.network)
     lines = _insight_lines(report)
     assert lines[0].startswith("[critical] L3 congestion S0/1: ")
-    assert "0.93" in lines[0]
+    peak = float(cells.set_index("name").loc["S0/1", "prb_utilization"])
+    assert f"{peak:.2f}" in lines[0]  # the cell's utilisation, as the twin computed it
     assert "21 of 25 active" in report and "n78 3.5 GHz FR1" in report
 
 

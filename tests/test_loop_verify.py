@@ -69,7 +69,8 @@ def test_rollback_when_measured_is_worse_than_predicted(tmp_path):
         wrong = Verification(True, [], {"peak_prb_utilization": 0.1}, 0.8)
         out = apply_and_measure(sync, emu, plan, wrong, Constraints())
         assert out.applied and out.rolled_back
-        assert out.measured["peak_prb_utilization"] > 0.2
+        # rolled back because the network measured worse than predicted beyond the tolerance
+        assert out.measured["peak_prb_utilization"] > 0.1 + Constraints().rollback_tolerance
         assert np.array_equal(emu.recorded.cell_elec_tilt_deg, before.cell_elec_tilt_deg)
         assert np.array_equal(twin.network.cell_elec_tilt_deg, before.cell_elec_tilt_deg)
         d = store.decisions().iloc[0]

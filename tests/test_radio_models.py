@@ -22,11 +22,16 @@ def test_los_probability_hand_values():
     assert los.los_probability_inh_mixed(1.0) == 1.0
     assert los.los_probability_inh_mixed(6.5) == pytest.approx(0.32)
     assert los.los_probability_inh_open(49.0) == pytest.approx(math.exp(-44 / 70.8))
+    # one point inside each InH branch, by hand from Table 7.4.2-1
+    assert los.los_probability("InH-Office-Mixed", 3.2) == pytest.approx(0.653422, abs=1e-6)
+    assert los.los_probability("InH-Office-Mixed", 20.0) == pytest.approx(0.211497, abs=1e-6)
+    assert los.los_probability("InH-Office-Open", 30.0) == pytest.approx(0.702502, abs=1e-6)
+    assert los.los_probability("InH-Office-Open", 100.0) == pytest.approx(0.424394, abs=1e-6)
 
 
 @settings(max_examples=100, deadline=None)
 @given(a=st.floats(0.0, 5000.0), b=st.floats(0.0, 5000.0),
-       name=st.sampled_from(["UMa", "UMi", "RMa"]))
+       name=st.sampled_from(["UMa", "UMi", "RMa", "InH-Office-Mixed", "InH-Office-Open"]))
 def test_los_probability_decreases_and_is_a_probability(a, b, name):
     lo, hi = sorted((a, b))
     p_lo, p_hi = los.los_probability(name, lo), los.los_probability(name, hi)

@@ -47,12 +47,41 @@ def test_kpi_keys_and_ranges(hotspot_eval):
     assert k["mean_throughput_mbps"] <= hotspot_eval.users["demand_mbps"].mean()
 
 
+def _snr_db(twin: DigitalTwin, users) -> np.ndarray:
+    """Each user's SNR [dB]: the serving cell's power received over the whole carrier
+    (transmit power minus coupling loss) over the thermal noise of that carrier."""
+    srv = users["serving_cell"].to_numpy()
+    net = twin.network
+    rx_dbm = net.cell_tx_power_dbm[srv] - users["coupling_loss_db"].to_numpy()
+    return rx_dbm - twin.noise_per_carrier_dbm()[net.cell_carrier[srv]]
+
+
+def _full_buffer_sinr_db(twin: DigitalTwin, users) -> np.ndarray:
+    """Reference downlink SINR [dB] with every active co-channel cell transmitting at full
+    power: S / (sum of the other cells' received powers + N), from the twin's link gains."""
+    gain, slot = twin.link_gains()
+    net = twin.network
+    cells = np.broadcast_to(slot, gain.shape)
+    c = np.where(cells >= 0, cells, 0)
+    tx_mw = np.where(net.cell_active, 10.0 ** (net.cell_tx_power_dbm / 10.0), 0.0)
+    rx = np.where(cells >= 0, tx_mw[c] * gain.astype(np.float64), 0.0)  # [U, K] mW
+    srv = users["serving_cell"].to_numpy()
+    same = net.cell_carrier[c] == net.cell_carrier[srv][:, None]
+    signal = np.where(cells == srv[:, None], rx, 0.0).sum(axis=1)
+    interference = np.where(same & (cells != srv[:, None]), rx, 0.0).sum(axis=1)
+    noise = 10.0 ** (twin.noise_per_carrier_dbm()[net.cell_carrier[srv]] / 10.0)
+    # the serving cell is the strongest (no cell offsets here)
+    assert np.allclose(signal, rx.max(axis=1), rtol=1e-12)
+    return 10.0 * np.log10(signal / (interference + noise))
+
+
 @settings(max_examples=8, deadline=None)
 @given(demand=st.floats(0.01, 5.0), seed=st.integers(0, 50),
        interference=st.sampled_from(["load", "full-buffer"]),
        link=st.sampled_from(["shannon", "cqi1", "cqi2"]))
 def test_load_invariants(demand, seed, interference, link):
-    ev = DigitalTwin(_small(demand, interference, link, seed)).evaluate()
+    tw = DigitalTwin(_small(demand, interference, link, seed))
+    ev = tw.evaluate()
     assert ev.kpis["load_converged"]
     u, c = ev.users, ev.cells
     util = c["prb_utilization"].to_numpy()
@@ -60,8 +89,13 @@ def test_load_invariants(demand, seed, interference, link):
     # load conservation: the PRBs users need add up to each cell's offered load
     need = np.bincount(u["serving_cell"], weights=u["prbs"], minlength=len(c))
     assert np.allclose(need, c["offered_load"] * c["n_prb"], rtol=1e-6, atol=1e-9)
-    assert np.allclose(util, np.minimum(c["offered_load"], 1.0) if interference == "load"
-                       else util)
+    if interference == "load":
+        assert np.allclose(util, np.minimum(c["offered_load"], 1.0))
+    else:
+        # full buffer: every active cell transmits on all its PRBs whatever its users need,
+        # so it interferes at full power and its utilisation is 1 (its offered load is not)
+        assert np.all(util == np.where(c["active"], 1.0, 0.0))
+        assert np.allclose(u["sinr_db"], _full_buffer_sinr_db(tw, u), atol=1e-6)
     # served + unserved = offered demand, per cell; nobody gets more than they ask for
     dem = np.bincount(u["serving_cell"], weights=u["demand_mbps"], minlength=len(c))
     assert np.allclose(c["throughput_mbps"] + c["unserved_mbps"], dem)
@@ -70,18 +104,28 @@ def test_load_invariants(demand, seed, interference, link):
     free = (c["offered_load"] < 1.0).to_numpy()[u["serving_cell"]] & ~u["outage"]
     assert np.allclose(u["throughput_mbps"][free], u["demand_mbps"][free])
     # SINR never exceeds SNR
-    assert np.all(u["sinr_db"] <= u["rsrp_dbm"] + 10 * np.log10(12 * 51) + 200)
+    assert np.all(u["sinr_db"] <= _snr_db(tw, u) + 1e-6)
 
 
 def test_sinr_below_snr_and_load_weighting_helps():
     tw = DigitalTwin(_small(0.2))
     ev_load = tw.evaluate()
-    ev_full = DigitalTwin(_small(0.2, "full-buffer")).evaluate()
-    # lightly loaded neighbours interfere less than full-buffer ones
+    tw_full = DigitalTwin(_small(0.2, "full-buffer"))
+    ev_full = tw_full.evaluate()
+    # full buffer: all PRBs busy although the users need far fewer
+    assert (ev_full.cells["offered_load"] < 0.8).all()
+    assert (ev_full.cells["prb_utilization"] == 1.0).all()
+    # lightly loaded neighbours interfere less than full-buffer ones, which interfere exactly
+    # as the reference sum over all co-channel cells says
     assert np.all(ev_load.users["sinr_db"] >= ev_full.users["sinr_db"] - 1e-6)
-    noise_dbm = tw.noise_per_carrier_dbm()[0]
-    rx = ev_load.users["rsrp_dbm"] + 10 * np.log10(12 * 51)
-    assert np.all(ev_load.users["sinr_db"] <= rx - noise_dbm + 1e-6)
+    assert (ev_load.users["sinr_db"] > ev_full.users["sinr_db"] + 3.0).mean() > 0.5
+    assert np.allclose(ev_full.users["sinr_db"], _full_buffer_sinr_db(tw_full, ev_full.users),
+                       atol=1e-6)
+    snr = _snr_db(tw, ev_load.users)
+    assert np.all(ev_load.users["sinr_db"] <= snr + 1e-6)
+    # the SNR is a real bound: with the neighbours at 0.2 Mbit/s per user, some users are
+    # noise-limited (SINR within 1 dB of SNR), and none is above it
+    assert (ev_load.users["sinr_db"] > snr - 1.0).any()
 
 
 def test_more_demand_more_load():

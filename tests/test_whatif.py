@@ -57,19 +57,78 @@ def test_incremental_gains_equal_full_recompute(twin):
     assert np.array_equal(g_inc, g_full)
 
 
+def _applied(twin, plan):
+    """A fork of ``twin`` with ``plan`` applied, evaluated (per-user tables included)."""
+    fork = twin.copy()
+    plan.apply(fork.network)
+    return fork.evaluate(uplink=False)
+
+
 def test_batch_and_physics_direction(twin):
+    names = twin.network.cell_names
+    base = twin.evaluate(uplink=False)
+    u0 = base.cells.set_index("name")["prb_utilization"]
+    srv0 = base.users["serving_cell"].to_numpy()
+    hot = names.index("S0/1")
     plans = [ActionPlan(actions=[SetTxPower(cell="S0/1", tx_power_dbm=p)]) for p in (43, 40, 37)]
     plans.append(ActionPlan(actions=[SetCellActive(cell="S0/2", active=False)]))
+    plans.append(ActionPlan(actions=[SetElectricalTilt(cell="S0/1", tilt_deg=16.0)]))
+    plans.append(ActionPlan(actions=[SetCellActive(cell="SC1/1", active=True)]))
     res = what_if_batch(twin, plans)
     assert res[0].delta["peak_prb_utilization"] == pytest.approx(0.0, abs=1e-12)
+    assert [r.plan.cost() for r in res[:4]] == [1.0, 1.0, 1.0, 20.0]
+    for r, plan in zip(res, plans, strict=True):  # the batch agrees with applying each plan
+        assert r.cell_utilization.to_dict() == pytest.approx(
+            _applied(twin, plan).cells.set_index("name")["prb_utilization"].to_dict(),
+            abs=1e-12)
+
     # switching a cell off pushes its users to the cells around it: their load rises
-    off, same = res[3], res[0]
+    off = res[3]
     assert off.cell_utilization["S0/2"] == 0.0
     for c in ("S0/1", "S0/3"):
-        assert off.cell_utilization[c] > same.cell_utilization[c]
-    # less power on the congested cell: fewer users choose it, its load changes
-    assert res[2].cell_utilization["S0/1"] != pytest.approx(same.cell_utilization["S0/1"])
-    assert [r.plan.cost() for r in res] == [1.0, 1.0, 1.0, 20.0]
+        assert off.cell_utilization[c] > u0[c]
+
+    # 6 dB less power on the congested cell. The serving cell is the strongest RSRP, which
+    # does not depend on load: users can only leave S0/1, and only its edge users do (to the
+    # neighbours, whose load rises). The crowd at its centre stays: their signal is 6 dB
+    # weaker while the neighbours that interfere with them are busier, so their SINR falls by
+    # about 6 dB (a little less where a far cell hears less of S0/1 and idles) and they need
+    # more PRBs — in an interference-limited crowd S0/1 gets busier, not idler
+    low = _applied(twin, plans[2])
+    srv1 = low.users["serving_cell"].to_numpy()
+    assert np.all(srv1[srv1 == hot] == srv0[srv1 == hot])  # nobody joins S0/1
+    moved = (srv0 == hot) & (srv1 != hot)
+    assert 0 < moved.sum() < 0.2 * (srv0 == hot).sum()
+    gainers = {names[c] for c in np.unique(srv1[moved])}
+    u2 = res[2].cell_utilization
+    assert all(u2[c] > u0[c] for c in gainers)
+    others = [c for c in names if c != "S0/1"]
+    assert sum(u2[c] for c in others) > sum(u0[c] for c in others)
+    stay = (srv0 == hot) & (srv1 == hot)
+    dsinr = low.users["sinr_db"].to_numpy()[stay] - base.users["sinr_db"].to_numpy()[stay]
+    assert np.all(dsinr < -5.5) and np.median(dsinr) < -6.0
+    assert u2["S0/1"] > u0["S0/1"]
+
+    # 8° more downtilt on S0/1 pulls its footprint in: its edge users go to the neighbours
+    # (whose load rises), the ones that stay are nearer the boresight — S0/1 gets idler
+    tilt = _applied(twin, plans[4])
+    srv_t = tilt.users["serving_cell"].to_numpy()
+    left = (srv0 == hot) & (srv_t != hot)
+    assert left.sum() > 0.1 * (srv0 == hot).sum()
+    u_t = res[4].cell_utilization
+    assert u_t["S0/1"] < u0["S0/1"] - 0.03
+    took = {names[c] for c in np.unique(srv_t[left])}
+    assert max(u_t[c] - u0[c] for c in took) > 0.05
+
+    # a small cell switched on near the crowd: users only move to it (association does not
+    # depend on load), every macro cell keeps a subset of its users, and S0/1 is offloaded
+    sc = _applied(twin, plans[5])
+    srv_s = sc.users["serving_cell"].to_numpy()
+    new = names.index("SC1/1")
+    assert np.all((srv_s == srv0) | (srv_s == new))
+    assert (srv0[srv_s == new] == hot).mean() > 0.5  # most of its users came from S0/1
+    u_s = res[5].cell_utilization
+    assert u_s["SC1/1"] > 0.0 and u_s["S0/1"] < u0["S0/1"] - 0.05
 
 
 def test_actions_are_bounded_and_exported_as_schema(twin):

@@ -341,7 +341,10 @@ def link_gain_kernel(
             if c_h > 0.0 and d2d > 18.0:
                 c = c_h * _uma_distance_factor(d2d)
                 if hash_uniform(seed, u, s_idx, 23) > 1.0 / (1.0 + c):
-                    n_opt = int((hu - 1.5 - 12.0) / 3.0) + 1
+                    # h_E uniform over {12, 15, ..., hUT - 1.5}. fastmath evaluates x / 3 as
+                    # x * (1/3), which gives 2.999… for hUT = 22.5 (and so never drew the
+                    # largest value): floor with a margin; an empty set (hUT < 13.5) keeps 1 m
+                    n_opt = math.floor((hu - 13.5) / 3.0 + 1e-6) + 1
                     if n_opt >= 1:
                         pick = int(hash_uniform(seed, u, s_idx, 29) * n_opt)
                         h_e = 12.0 + 3.0 * min(pick, n_opt - 1)
