@@ -331,7 +331,7 @@ def test_traffic_forecast_reports_what_its_fit_could_not_do(traffic):
     eng = TrafficForecast("holt_winters").fit(frame.iloc[:30])  # 30 h: under two days
     warned = eng.metrics()["fit_warnings"]
     assert any(w.startswith("holt_winters: default alpha=0.3, gamma=0.1 kept for series "
-                            "0, 1, 2, 3") for w in warned)
+                            "A, B, C, D: 30 steps") for w in warned)
     tiny = TrafficForecast("persistence").fit(frame.iloc[:3])
     assert any("too few to hold" in w for w in tiny.metrics()["fit_warnings"])
     pred = tiny.predict(frame.iloc[:3], horizon=2)

@@ -236,7 +236,7 @@ def test_evaluation_reports_fits_that_kept_defaults():
     )
     warned = res["fit_warnings"]
     assert set(warned) == {"sarima"}
-    assert warned["sarima"] and all("series 1: estimated AR part not stationary" in w
+    assert warned["sarima"] and all("series cell_1: estimated AR part not stationary" in w
                                     for w in warned["sarima"])
     assert warned["sarima"][0].startswith(f"fit on {8 * P} steps: sarima: ")
     clean = evaluate_frame(

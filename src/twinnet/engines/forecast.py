@@ -59,6 +59,7 @@ from twinnet.engines.forecasters import (
     TimesFMAdapter,
     as_matrix,
     causal_fill,
+    name_series,
     time_grid,
 )
 from twinnet.errors import InputError
@@ -274,7 +275,7 @@ def evaluate_frame(
     "window": {...}, "definition": "..."}``; unavailable models appear only under
     ``"unavailable"``.  When a refit kept default parameters for some series (a failed
     Holt-Winters or ARIMA fit, too short a history), ``"fit_warnings": {name: [message, ...]}``
-    lists them.
+    lists them, naming the series by their columns.
     """
     index, raw, names, period, phase0 = _prepare(df, time_col)
     hs = _horizons(horizons)
@@ -332,7 +333,7 @@ def evaluate_frame(
             continue
         runtime[name] = round(time.perf_counter() - t0, 3)
         if fit_warnings:
-            warned[name] = fit_warnings
+            warned[name] = [name_series(w, names) for w in fit_warnings]
         scores[name] = {str(h): round(nrmse(pred[:, k], truth[:, k]), 6) for k, h in enumerate(hs)}
     best: dict[str, str] = {}
     for h in hs:

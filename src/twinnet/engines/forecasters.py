@@ -42,6 +42,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import re
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -67,6 +68,7 @@ __all__ = [
     "SeasonalNaive",
     "SeasonalNaiveWeekly",
     "TimesFMAdapter",
+    "name_series",
     "time_grid",
 ]
 
@@ -186,14 +188,30 @@ def _index_phase(y: Any, field: str, period: int) -> int | None:
     return phase0
 
 
+_SERIES = re.compile(r"for series (\d+(?:, \d+)*): ")
+
+
 def _grouped(what: str, status: Sequence[str]) -> list[str]:
-    """One message per distinct reason of a per-series status list (``"fitted"`` is fine)."""
+    """One message per distinct reason of a per-series status list (``"fitted"`` is fine):
+    ``"<what> for series 0, 3: <reason>"``."""
     by: dict[str, list[int]] = {}
     for s, st in enumerate(status):
         if st != "fitted":
             by.setdefault(st, []).append(s)
     return [f"{what} for series {', '.join(map(str, idx))}: {reason}"
             for reason, idx in by.items()]
+
+
+def name_series(message: str, names: Sequence[str]) -> str:
+    """A fit warning with its series indices (columns of the fitted matrix) replaced by
+    ``names``."""
+    def repl(m: re.Match[str]) -> str:
+        idx = [int(i) for i in m.group(1).split(", ")]
+        if max(idx) >= len(names):
+            return m.group(0)
+        return f"for series {', '.join(str(names[i]) for i in idx)}: "
+
+    return _SERIES.sub(repl, message)
 
 
 def holt_winters_states(

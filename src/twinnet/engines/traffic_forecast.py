@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from twinnet.engines.base import LayerEngine, Prediction, reject_context
 from twinnet.engines.forecast import DEFAULT_MODEL, make_forecaster
-from twinnet.engines.forecasters import FloatArray, causal_fill
+from twinnet.engines.forecasters import FloatArray, causal_fill, name_series
 from twinnet.errors import InputError
 from twinnet.twin.sync import group_demand_multiplier
 
@@ -148,6 +148,8 @@ class TrafficForecast(LayerEngine):
         self.fit_warnings_: list[str] = []
         self._fit_errors(traffic.to_numpy(dtype=float), per, phase0)
         self.fit_warnings_[:0] = est.fit_warnings_
+        self.fit_warnings_ = [name_series(w, [str(c) for c in self.cells_])
+                              for w in self.fit_warnings_]
         return self
 
     def _fit_errors(self, raw: FloatArray, per: int, phase0: int) -> None:
