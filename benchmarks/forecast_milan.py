@@ -4,8 +4,10 @@ The 25 Milan squares (10-minute internet activity, 2013-11-01 … 2013-11-30) ar
 rolling origins over the last 8 days (default test window 2013-11-23 00:00 … 2013-11-30 23:50
 CET, every 10-minute step an origin, models refitted daily on the data before each day).
 Horizon h is the h-th step ahead (h = 1, 10, 30, 60 → 10 min, 100 min, 5 h, 10 h).  Unavailable
-models (foundation models without local weights) are listed with the reason.  The scores are
-printed, never asserted (``tests/test_forecast.py`` asserts the default-beats-baselines claim).
+models (foundation models without local weights) are listed with the reason, and so are the
+refits that kept default parameters for some series (``fit_warnings``: a failed Holt-Winters or
+ARIMA fit, a non-stationary ARIMA estimate).  The scores are printed, never asserted
+(``tests/test_forecast.py`` asserts the default-beats-baselines claim).
 
 Run::
 
@@ -79,6 +81,9 @@ def main(argv: list[str] | None = None) -> dict:
         )
     for name, reason in res["unavailable"].items():
         print(f"{name:26s}  unavailable: {reason}")
+    for name, warned in res.get("fit_warnings", {}).items():
+        for w in dict.fromkeys(warned):
+            print(f"{name:26s}  fit warning: {w}")
     if "default_beats_baselines" in res:
         print(
             f"default ({DEFAULT_MODEL}) beats persistence and seasonal_naive at each horizon: "

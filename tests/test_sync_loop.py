@@ -8,11 +8,18 @@ import pytest
 
 from twinnet.actions import ActionPlan, SetCellActive, SetElectricalTilt
 from twinnet.emulator import GroundTruth, NetworkEmulator
+from twinnet.engines.radio_calibration import RadioCalibration
+from twinnet.engines.traffic_forecast import TrafficForecast
 from twinnet.errors import InputError
 from twinnet.loop.sync_loop import run_sync_loop
 from twinnet.store import ContextStore
 from twinnet.twin import DigitalTwin
-from twinnet.twin.fidelity import FidelityMonitor, predict_reports, rsrp_error
+from twinnet.twin.fidelity import (
+    DEFAULT_THRESHOLDS,
+    FidelityMonitor,
+    predict_reports,
+    rsrp_error,
+)
 from twinnet.twin.sync import TwinSync
 
 
@@ -33,13 +40,20 @@ def loop_run(tmp_path_factory):
 def test_errors_shrink_after_engines_are_fitted(loop_run):
     res, _ = loop_run
     s = res.summary()
-    # L1: the hidden losses and tilt/EIRP errors make the raw 38.901 twin ~10 dB off
-    assert s["rsrp_rmse_db"]["before"] > 8.0
-    assert s["rsrp_rmse_db"]["after"] < 0.35 * s["rsrp_rmse_db"]["before"]
-    assert abs(s["rsrp_bias_db"]["after"]) < 1.0
-    # L2 (+ L1): per-cell PRB utilisation predicted for the next hour
-    assert s["prb_util_mae"]["after"] < 0.5 * s["prb_util_mae"]["before"]
-    assert s["forecast_nrmse"]["after"] < 0.5
+    truth = GroundTruth()  # what the loop's emulator hid (its default)
+    # L1: the hidden losses and tilt/EIRP errors put the raw 38.901 twin past the fidelity
+    # threshold; the engine brings it within it and towards the floor no model can pass,
+    # the reports' own noise (Gaussian measurement noise + 1 dB quantisation)
+    limit = DEFAULT_THRESHOLDS[("L1", "rsrp_rmse_db")]
+    floor = float(np.hypot(truth.measurement_noise_db, np.sqrt(1.0 / 12.0)))
+    assert s["rsrp_rmse_db"]["before"] > limit > s["rsrp_rmse_db"]["after"]
+    assert 0.9 * floor < s["rsrp_rmse_db"]["after"] < 2.5 * floor
+    # the systematic part of the raw error is what the engine removes
+    assert abs(s["rsrp_bias_db"]["after"]) < 0.1 * abs(s["rsrp_bias_db"]["before"])
+    # L2 (+ L1): per-cell PRB utilisation predicted for the next hour, within the threshold
+    limit = DEFAULT_THRESHOLDS[("L2", "prb_util_mae")]
+    assert s["prb_util_mae"]["after"] < min(s["prb_util_mae"]["before"], limit)
+    assert s["forecast_nrmse"]["after"] < DEFAULT_THRESHOLDS[("L2", "forecast_nrmse")]
     assert {m.split("/")[0] for m in s["models"]} == {"L1", "L2"}
 
 
@@ -58,16 +72,23 @@ def test_store_holds_the_whole_loop(loop_run):
     assert not bool(store.cells().set_index("cell_id").loc["S2/1", "active"])
     k = store.cell_kpis(cells=["S2/1"])
     assert (k.prb_util_dl.iloc[:30] > 0).all() and (k.prb_util_dl.iloc[30:] == 0).all()
-    # and the twin followed: prediction error right after the directive stays small
+    # and the twin followed: right after the directive it stays within the fidelity threshold
     after = res.intervals.set_index("interval").loc[30:, "prb_util_mae"]
-    assert after.mean() < 0.05
+    assert after.mean() < DEFAULT_THRESHOLDS[("L2", "prb_util_mae")]
     fid = store.fidelity()
     assert set(fid.layer) == {"L1", "L2"} and len(fid) >= 2 * n
     # the raw twin was flagged for retraining before the engines were fitted
     rec = store.events("retrain_recommended")
     assert "L1" in set(rec.layer)
-    model = store.load_model("L1")
-    assert model.n_reports_ > 1000
+    # the active engines come back from the registry through the engine protocol, fitted on
+    # the loop's reports and area demand up to their last fit
+    l1 = RadioCalibration.from_registry(store)
+    assert 0 < l1.n_reports_ <= min(l1.max_reports, store.count("ue_reports"))
+    assert l1.metrics()["rmse_before_db"] > l1.metrics()["oof_rmse_db"]
+    l2 = TrafficForecast.from_registry(store)
+    assert l2.metrics()["history"] >= res.warmup
+    active = store.models().query("active").model_id
+    assert sorted(active) == sorted({m.split("/")[0]: m for m in res.models}.values())
     # a second run into the same store keeps its telemetry apart (its own source)
     again = run_sync_loop("hotspot", store, intervals=3, calibrate=False,
                           reports_per_interval=20)

@@ -395,6 +395,7 @@ def sync(
                             progress=lambda i, n: prog.update(task, completed=i))
         summ = res.summary()
         summ["store"] = store.path
+        registry = store.models()
     if as_json:
         _print_json(summ)
         return
@@ -406,8 +407,25 @@ def sync(
         if isinstance(v, dict) and "before" in v:
             t.add_row(k, *["—" if v[x] is None else f"{v[x]:.3f}" for x in ("before", "after")])
     out.print(t)
+    for r in registry[registry.model_id.isin(summ["models"])].itertuples():
+        _print_engine(str(r.model_id), bool(r.active), r.metrics)
     out.print(f"models: {', '.join(summ['models']) or 'none'}; store: [bold]{summ['store']}"
               "[/bold] (see `twinnet fidelity`)")
+
+
+def _print_engine(model_id: str, active: bool, metrics: Any) -> None:
+    """One line per registered layer engine: its id and what its fit measured (numbers
+    rounded), then its fit warnings, if any, one per line."""
+    try:
+        m = json.loads(metrics) if isinstance(metrics, str) else dict(metrics or {})
+    except (TypeError, ValueError):
+        m = {"metrics": metrics}
+    warned = m.pop("fit_warnings", None) or []
+    shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in m.items())
+    out.print(f"model {model_id}{' (active)' if active else ''}: {shown}", highlight=False)
+    for w in warned:
+        out.print(f"  [yellow]fit warning[/yellow]: {w}", highlight=False)
 
 
 @app.command()
@@ -438,7 +456,7 @@ def fidelity(
     for rec in summ["recommendations"]:
         out.print(f"[yellow]retrain {rec['layer']}[/yellow] ({rec['ts']}): {rec['message']}")
     for m in summ["models"]:
-        out.print(f"model {m['model_id']}{' (active)' if m['active'] else ''}: {m['metrics']}")
+        _print_engine(m["model_id"], m["active"], m["metrics"])
 
 
 forecast_app = typer.Typer(no_args_is_help=True, help="L2 traffic forecasting engines.")
@@ -496,6 +514,9 @@ def forecast_evaluate(
                                 f"{res['window']['n_origins']} origins)"))
     for name, why in res.get("unavailable", {}).items():
         out.print(f"{name}: unavailable — {why}")
+    for name, warned in res.get("fit_warnings", {}).items():
+        for w in dict.fromkeys(warned):
+            out.print(f"[yellow]{name}[/yellow]: {w}", highlight=False)
 
 
 @radio_app.command("evaluate")
@@ -503,6 +524,9 @@ def radio_evaluate(
     train: Annotated[Path, typer.Option("--train", help="measurements to fit on (CSV, "
                                         "Huawei Cup 2019 columns)")],
     test: Annotated[Path, typer.Option("--test", help="measurements of other cells to score")],
+    coverage: Annotated[float | None, typer.Option(
+        min=0.01, max=0.99, help="also score each engine's central interval of this coverage "
+        "(fraction of test rows inside it) and its mean predicted std")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Fit the L1 radio-calibration engines on one set of cells and score RSRP on another."""
@@ -510,16 +534,21 @@ def radio_evaluate(
 
     with _progress() as prog:
         prog.add_task("fitting and scoring the radio engines", total=None)
-        res = evaluate_files(train, test)
+        res = evaluate_files(train, test, coverage=coverage)
     if as_json:
         _print_json(res)
         return
     t = Table(title=f"RSRP on held-out cells — train {train.name}, test {test.name}")
-    for c in ("model", "RMSE [dB]", "bias [dB]", "n"):
+    cols = ["model", "RMSE [dB]", "bias [dB]", "n"]
+    if coverage is not None:
+        cols += [f"in {coverage:.0%} interval", "mean std [dB]"]
+    for c in cols:
         t.add_column(c, justify="left" if c == "model" else "right")
     for name, m in res["models"].items():
         mark = " (default)" if name == res["default"] else ""
-        t.add_row(name + mark, f"{m['rmse_db']:.2f}", f"{m['bias_db']:+.2f}", str(m["n"]))
+        extra = [] if coverage is None else [f"{m['coverage']:.1%}", f"{m['mean_std_db']:.2f}"]
+        t.add_row(name + mark, f"{m['rmse_db']:.2f}", f"{m['bias_db']:+.2f}", str(m["n"]),
+                  *extra)
     out.print(t)
 
 

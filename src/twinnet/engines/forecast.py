@@ -59,6 +59,8 @@ from twinnet.engines.forecasters import (
     TimesFMAdapter,
     as_matrix,
     causal_fill,
+    name_series,
+    time_grid,
 )
 from twinnet.errors import InputError
 
@@ -135,13 +137,15 @@ def rolling_forecasts(
     *,
     phase0: int = 0,
     refit_every: int = 144,
+    fit_warnings: list[str] | None = None,
 ) -> FloatArray:
     """Rolling-origin forecasts ``[O, K, S]`` of ``y[o + h − 1]`` for each origin and step.
 
     Origins (sorted ascending) are grouped in blocks of ``refit_every`` steps starting at the
     first origin; for each block the model is fitted on ``y[:r]`` (``r`` = block start, at or
     before all its origins) and :meth:`Forecaster.forecast_at` gets ``y[:last origin of the
-    block]``.  Training therefore only ever uses data before each origin.
+    block]``.  Training therefore only ever uses data before each origin.  ``fit_warnings``,
+    if given, receives each fit's ``fit_warnings_`` (prefixed by the fit's data length).
     """
     mat, _ = as_matrix(y, "y")
     o = np.asarray(origins, dtype=np.int64)
@@ -156,6 +160,8 @@ def rolling_forecasts(
         sel = np.flatnonzero(block == b)
         r = int(o[0] + b * refit_every)
         model.fit(mat[:r], phase0=phase0, steps=h.tolist())
+        if fit_warnings is not None:
+            fit_warnings += [f"fit on {r} steps: {w}" for w in model.fit_warnings_]
         last = int(o[sel[-1]])
         out[sel] = model.forecast_at(mat[:last], o[sel], h, phase0=phase0)
     return out
@@ -181,22 +187,6 @@ def _parse_times(col: pd.Series, field: str) -> pd.Series:
     return times
 
 
-def _grid(times: pd.Series | pd.DatetimeIndex, field: str) -> tuple[pd.Timedelta, int, int]:
-    """Step, steps per day and phase of the first stamp (steps since Monday 00:00 wall clock)."""
-    t = pd.DatetimeIndex(times)
-    if len(t) < 2:
-        raise InputError(field, len(t), "at least 2 time stamps")
-    step = pd.Timedelta(np.median(np.diff(t.asi8)), unit=t.unit)
-    day = pd.Timedelta(days=1)
-    if step <= pd.Timedelta(0) or day % step != pd.Timedelta(0):
-        raise InputError(field, str(step), "a regular sampling step that divides a day")
-    period = int(day // step)
-    first = t[0].tz_localize(None) if t.tz is not None else t[0]
-    since_midnight = first - first.normalize()
-    phase0 = int(first.day_of_week * period + since_midnight // step)
-    return step, period, phase0
-
-
 def _prepare(
     df: pd.DataFrame, time_col: str
 ) -> tuple[pd.DatetimeIndex, FloatArray, list[str], int, int]:
@@ -214,7 +204,7 @@ def _prepare(
     if frame.index.has_duplicates:
         dup = frame.index[frame.index.duplicated()][0]
         raise InputError("time_col", str(dup), "unique time stamps")
-    step, period, phase0 = _grid(frame.index, "time_col")
+    step, period, phase0 = time_grid(frame.index, "time_col")
     full = pd.date_range(frame.index[0], frame.index[-1], freq=step)
     if not frame.index.isin(full).all():
         off = frame.index[~frame.index.isin(full)][0]
@@ -283,7 +273,9 @@ def evaluate_frame(
     Returns ``{"models": {name: {"1": nrmse, ...}}, "default": DEFAULT_MODEL,
     "unavailable": {name: reason}, "best": {"1": name, ...}, "runtime_s": {name: s},
     "window": {...}, "definition": "..."}``; unavailable models appear only under
-    ``"unavailable"``.
+    ``"unavailable"``.  When a refit kept default parameters for some series (a failed
+    Holt-Winters or ARIMA fit, too short a history), ``"fit_warnings": {name: [message, ...]}``
+    lists them, naming the series by their columns.
     """
     index, raw, names, period, phase0 = _prepare(df, time_col)
     hs = _horizons(horizons)
@@ -319,19 +311,29 @@ def evaluate_frame(
     scores: dict[str, dict[str, float]] = {}
     unavailable: dict[str, str] = {}
     runtime: dict[str, float] = {}
+    warned: dict[str, list[str]] = {}
     for spec in list(MODELS) if models is None else models:
         model = make_forecaster(spec, period=period) if isinstance(spec, str) else spec
         name = model.name or type(model).__name__
         t0 = time.perf_counter()
+        fit_warnings: list[str] = []
         try:
             model.check_available()
             pred = rolling_forecasts(
-                model, y, origins, steps, phase0=phase0, refit_every=int(refit)
+                model,
+                y,
+                origins,
+                steps,
+                phase0=phase0,
+                refit_every=int(refit),
+                fit_warnings=fit_warnings,
             )
         except ForecasterUnavailable as exc:
             unavailable[name] = exc.reason
             continue
         runtime[name] = round(time.perf_counter() - t0, 3)
+        if fit_warnings:
+            warned[name] = [name_series(w, names) for w in fit_warnings]
         scores[name] = {str(h): round(nrmse(pred[:, k], truth[:, k]), 6) for k, h in enumerate(hs)}
     best: dict[str, str] = {}
     for h in hs:
@@ -360,6 +362,8 @@ def evaluate_frame(
         "definition": "NRMSE (LINKs eq. 9) of the h-step-ahead point y[o+h-1] forecast from "
         "y[:o], over all series and origins o in [test_start, test_end]",
     }
+    if warned:
+        result["fit_warnings"] = warned
     if DEFAULT_MODEL in scores and all(b in scores for b in BASELINES):
         result["default_beats_baselines"] = {
             str(h): scores[DEFAULT_MODEL][str(h)] < min(scores[b][str(h)] for b in BASELINES)
@@ -406,7 +410,7 @@ def _series_input(
         history.index, pd.DatetimeIndex
     ):
         index = history.index
-        _, p_auto, ph_auto = _grid(index, "history.index")
+        _, p_auto, ph_auto = time_grid(index, "history.index")
         period = p_auto if period is None else period
         phase0 = ph_auto if phase0 is None else phase0
     mat, one_d = as_matrix(np.asarray(history, dtype=np.float64), "history")

@@ -7,11 +7,15 @@ regular time grid (a ``[T]`` vector is one series); ``period`` is the number of 
 
 Protocol (what the rolling-origin evaluation relies on)
 -------------------------------------------------------
-``fit(y, phase0=0, steps=None)``
-    Learn parameters from ``y`` only.  ``phase0`` is the position of ``y[0]`` in the week, in
-    steps since Monday 00:00 (only models with calendar features use it); ``steps`` is an optional
-    hint of the forecast steps that will be asked for (direct multi-step models train one
-    regressor per step in it).
+``fit(y, phase0=None, steps=None)``
+    Learn parameters from ``y`` only (an array, or a Series / DataFrame with a regular
+    ``DatetimeIndex`` whose steps per day must equal ``period``).  ``phase0`` is the position
+    of ``y[0]`` in the week, in steps since Monday 00:00 (only models with calendar features
+    use it; default: read from the index of a time-indexed ``y``, else 0); ``steps`` is an
+    optional hint of the forecast steps that will be asked for (direct multi-step models train
+    one regressor per step in it).  A model whose estimator fails, or cannot run on this
+    history, for some series keeps documented default parameters for them and says so in
+    ``fit_warnings_`` (and, per series, ``fit_status_`` for Holt–Winters and ARIMA).
 ``forecast_at(y, origins, steps)`` → ``[O, K, S]``
     For each *origin* ``o`` (an index into ``y``, ``1 <= o <= len(y)``) and each step ``h >= 1``,
     the forecast of ``y[o + h - 1]`` computed from ``y[:o]`` only, with the parameters learned by
@@ -38,6 +42,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import re
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -45,6 +50,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from twinnet.errors import InputError, TwinNetError
@@ -62,6 +68,8 @@ __all__ = [
     "SeasonalNaive",
     "SeasonalNaiveWeekly",
     "TimesFMAdapter",
+    "name_series",
+    "time_grid",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -152,6 +160,60 @@ def _check_steps(steps: ArrayLike, field: str = "steps") -> IntArray:
     return arr.astype(np.int64)
 
 
+def time_grid(times: pd.Series | pd.DatetimeIndex, field: str) -> tuple[pd.Timedelta, int, int]:
+    """Step, steps per day and phase of the first stamp (steps since Monday 00:00 wall clock)
+    of a regular time grid; the step must divide a day."""
+    t = pd.DatetimeIndex(times)
+    if len(t) < 2:
+        raise InputError(field, len(t), "at least 2 time stamps")
+    step = pd.Timedelta(np.median(np.diff(t.asi8)), unit=t.unit)
+    day = pd.Timedelta(days=1)
+    if step <= pd.Timedelta(0) or day % step != pd.Timedelta(0):
+        raise InputError(field, str(step), "a regular sampling step that divides a day")
+    period = int(day // step)
+    first = t[0].tz_localize(None) if t.tz is not None else t[0]
+    since_midnight = first - first.normalize()
+    phase0 = int(first.day_of_week * period + since_midnight // step)
+    return step, period, phase0
+
+
+def _index_phase(y: Any, field: str, period: int) -> int | None:
+    """Phase of the first row of a time-indexed Series / DataFrame (``None`` for arrays);
+    its steps per day must be ``period``."""
+    if not isinstance(y, pd.Series | pd.DataFrame) or not isinstance(y.index, pd.DatetimeIndex):
+        return None
+    _, per, phase0 = time_grid(y.index, f"{field}.index")
+    if per != period:
+        raise InputError("period", period, f"{per} steps per day, as the index of {field}")
+    return phase0
+
+
+_SERIES = re.compile(r"for series (\d+(?:, \d+)*): ")
+
+
+def _grouped(what: str, status: Sequence[str]) -> list[str]:
+    """One message per distinct reason of a per-series status list (``"fitted"`` is fine):
+    ``"<what> for series 0, 3: <reason>"``."""
+    by: dict[str, list[int]] = {}
+    for s, st in enumerate(status):
+        if st != "fitted":
+            by.setdefault(st, []).append(s)
+    return [f"{what} for series {', '.join(map(str, idx))}: {reason}"
+            for reason, idx in by.items()]
+
+
+def name_series(message: str, names: Sequence[str]) -> str:
+    """A fit warning with its series indices (columns of the fitted matrix) replaced by
+    ``names``."""
+    def repl(m: re.Match[str]) -> str:
+        idx = [int(i) for i in m.group(1).split(", ")]
+        if max(idx) >= len(names):
+            return m.group(0)
+        return f"for series {', '.join(str(names[i]) for i in idx)}: "
+
+    return _SERIES.sub(repl, message)
+
+
 def holt_winters_states(
     y: FloatArray, period: int, alpha: float | FloatArray, gamma: float | FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -196,11 +258,19 @@ class Forecaster(ABC):
 
     # -- public API --------------------------------------------------------------------------
     def fit(
-        self, y_history: ArrayLike, *, phase0: int = 0, steps: Sequence[int] | None = None
+        self,
+        y_history: ArrayLike | pd.Series | pd.DataFrame,
+        *,
+        phase0: int | None = None,
+        steps: Sequence[int] | None = None,
     ) -> Self:
-        """Learn the parameters from ``y_history`` ``[T]`` or ``[T, S]`` (and nothing else)."""
+        """Learn the parameters from ``y_history`` ``[T]`` or ``[T, S]`` (and nothing else):
+        an array, or a Series / DataFrame on a regular ``DatetimeIndex`` (``phase0`` then
+        defaults to the index's position in the week).  ``fit_warnings_`` lists the series
+        for which the model kept default parameters, and why."""
         if not isinstance(self.period, int | np.integer) or self.period < 1:
             raise InputError("period", self.period, "a positive number of steps per day")
+        from_index = _index_phase(y_history, "y_history", int(self.period))
         y, one_d = as_matrix(y_history, "y_history")
         if y.shape[0] < 2:
             raise InputError("y_history", y.shape, "at least 2 time steps")
@@ -209,7 +279,8 @@ class Forecaster(ABC):
         self.history_ = y
         self.one_d_ = one_d
         self.n_series_ = y.shape[1]
-        self.phase0_ = int(phase0)
+        self.phase0_ = int(phase0 if phase0 is not None else from_index or 0)
+        self.fit_warnings_: list[str] = []
         self._fit(y, self.phase0_, hint)
         return self
 
@@ -238,9 +309,12 @@ class Forecaster(ABC):
     def forecast(
         self, history: ArrayLike, horizon: int, *, phase0: int | None = None
     ) -> FloatArray:
-        """The ``horizon`` steps after the end of ``history``: ``[horizon]`` or ``[horizon, S]``."""
+        """The ``horizon`` steps after the end of ``history``: ``[horizon]`` or ``[horizon, S]``
+        (``phase0``: default the fitted one, or the index's for a time-indexed ``history``)."""
         if not isinstance(horizon, int | np.integer) or horizon < 1:
             raise InputError("horizon", horizon, "an integer >= 1")
+        if phase0 is None:
+            phase0 = _index_phase(history, "history", int(self.period))
         mat, one_d = as_matrix(history, "history")
         out = self.forecast_at(mat, [mat.shape[0]], np.arange(1, horizon + 1), phase0=phase0)[0]
         return out[:, 0] if one_d else out
@@ -466,9 +540,14 @@ class HoltWinters(Forecaster):
     ``forecast_at`` runs the recursion (statsmodels' form: ``l_t = α(y_t − s_{t−m}) +
     (1−α) l_{t−1}``, ``s_t = γ(y_t − l_{t−1}) + (1−γ) s_{t−m}``) over ``y[:o]`` with those
     constants from a heuristic start on the first day, and forecasts ``l_o + s_{t−m·k}``.
+    A series with fewer than two days to fit on, or whose fit fails, keeps α = 0.3, γ = 0.1;
+    ``fit_status_`` says per series ``"fitted"`` or why not (also in ``fit_warnings_``).
     """
 
     name = "holt_winters"
+    #: smoothing constants kept for a series whose fit fails (or has under two days)
+    DEFAULT_ALPHA: ClassVar[float] = 0.3
+    DEFAULT_GAMMA: ClassVar[float] = 0.1
 
     def __init__(self, period: int = 144, fit_days: int = 14):
         super().__init__(period)
@@ -479,8 +558,10 @@ class HoltWinters(Forecaster):
 
         p = self.period
         seg = y[-self.fit_days * p :] if self.fit_days else y
-        alpha = np.full(y.shape[1], 0.3)
-        gamma = np.full(y.shape[1], 0.1)
+        alpha = np.full(y.shape[1], self.DEFAULT_ALPHA)
+        gamma = np.full(y.shape[1], self.DEFAULT_GAMMA)
+        short = f"{seg.shape[0]} steps to fit on, fewer than two days ({2 * p})"
+        status = [short] * y.shape[1] if seg.shape[0] < 2 * p else ["fitted"] * y.shape[1]
         if seg.shape[0] >= 2 * p:
             for s in range(y.shape[1]):
                 try:
@@ -493,12 +574,22 @@ class HoltWinters(Forecaster):
                             seasonal_periods=p,
                             initialization_method="heuristic",
                         ).fit()
-                    alpha[s] = float(res.params["smoothing_level"])
-                    gamma[s] = float(res.params["smoothing_seasonal"])
-                except (ValueError, np.linalg.LinAlgError):  # keep the defaults for this series
+                    a = float(res.params["smoothing_level"])
+                    g = float(res.params["smoothing_seasonal"])
+                except Exception as exc:  # the estimator refused the series: defaults, recorded
+                    status[s] = f"statsmodels fit failed ({type(exc).__name__}: {exc})"
                     continue
+                if not (np.isfinite(a) and np.isfinite(g)):
+                    status[s] = f"non-finite smoothing constants (alpha={a}, gamma={g})"
+                    continue
+                alpha[s], gamma[s] = a, g
         self.alpha_ = np.clip(alpha, 0.0, 1.0)
         self.gamma_ = np.clip(gamma, 0.0, 1.0)
+        self.fit_status_ = status
+        self.fit_warnings_ += _grouped(
+            f"{self.name}: default alpha={self.DEFAULT_ALPHA}, gamma={self.DEFAULT_GAMMA} kept",
+            status,
+        )
 
     def _forecast_at(
         self, y: FloatArray, origins: IntArray, steps: IntArray, phase0: int
@@ -536,7 +627,10 @@ class ArimaDeseasonal(Forecaster):
     modelled as ARMA around its mean, fitted per series by statsmodels' Hannan–Rissanen
     estimator on the last
     ``fit_days`` days.  ``forecast_at`` filters the innovations over ``y[:o]`` with the fixed
-    coefficients and adds the profile of the target time back.
+    coefficients and adds the profile of the target time back.  A series whose history is too
+    short, whose fit fails or whose estimate is not stationary / invertible is forecast by the
+    profile alone; ``fit_status_`` says per series ``"fitted"`` or why not (also in
+    ``fit_warnings_``).
     """
 
     name = "sarima"
@@ -574,21 +668,38 @@ class ArimaDeseasonal(Forecaster):
         self.ma_ = np.zeros((s_n, q_ma))
         x = self._deseason(y)[self.period :]
         x = x[-self.fit_days * self.period :] if self.fit_days else x
-        if x.shape[0] < 4 * (p_ar + q_ma + 2):
+        need = 4 * (p_ar + q_ma + 2)
+        what = f"{self.name}: profile only (no ARMA term)"
+        if x.shape[0] < need:
+            self.fit_status_ = [
+                f"{x.shape[0]} deseasonalised steps to fit on, fewer than {need}"
+            ] * s_n
+            self.fit_warnings_ += _grouped(what, self.fit_status_)
             return
+        status = ["fitted"] * s_n
         for s in range(s_n):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     est, _ = hannan_rissanen(x[:, s], ar_order=p_ar, ma_order=q_ma, demean=True)
-            except (ValueError, np.linalg.LinAlgError):  # profile-only for this series
+            except Exception as exc:  # the estimator refused the series: profile only, recorded
+                status[s] = f"statsmodels fit failed ({type(exc).__name__}: {exc})"
                 continue
             ar = np.asarray(est.ar_params, dtype=np.float64).reshape(p_ar)
             ma = np.asarray(est.ma_params, dtype=np.float64).reshape(q_ma)
+            finite = bool(np.all(np.isfinite(np.r_[ar, ma])))
             stationary = np.all(np.abs(np.roots(np.r_[1.0, -ar])) < 1.0) if p_ar else True
             invertible = np.all(np.abs(np.roots(np.r_[1.0, ma])) < 1.0) if q_ma else True
-            if np.all(np.isfinite(np.r_[ar, ma])) and stationary and invertible:
+            if not finite:
+                status[s] = "non-finite ARMA coefficients"
+            elif not stationary:
+                status[s] = "estimated AR part not stationary"
+            elif not invertible:
+                status[s] = "estimated MA part not invertible"
+            else:
                 self.mu_[s], self.ar_[s], self.ma_[s] = float(np.mean(x[:, s])), ar, ma
+        self.fit_status_ = status
+        self.fit_warnings_ += _grouped(what, status)
 
     def _forecast_at(
         self, y: FloatArray, origins: IntArray, steps: IntArray, phase0: int
@@ -775,6 +886,10 @@ class GradientBoosting(Forecaster):
         for h in hs:
             origins = np.arange(lo, n - h + 1, max(1, self.train_stride), dtype=np.int64)
             if origins.size < 20:
+                self.fit_warnings_.append(
+                    f"{self.name}: step {h}: {origins.size} training origins (< 20), no trees; "
+                    "the nearest trained step or the level-adjusted seasonal forecast is used"
+                )
                 continue
             x, base, c = self._features(y, stats, origins, h, phase0)
             # a feature never observed in training (e.g. two weeks back) is constant zero
@@ -861,6 +976,7 @@ class Ensemble(Forecaster):
             ]
         )
         self.members_ = [copy.deepcopy(m).fit(y, phase0=phase0, steps=steps) for m in members]
+        self.fit_warnings_ += [w for m in self.members_ for w in m.fit_warnings_]
         w = np.ones(len(members)) if self.weights is None else np.asarray(self.weights, float)
         if w.shape != (len(members),) or np.any(w < 0) or w.sum() <= 0:
             raise InputError("weights", self.weights, "one non-negative weight per member")

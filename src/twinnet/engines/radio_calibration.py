@@ -14,17 +14,20 @@ References
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from twinnet.engines.base import LayerEngine, Prediction, reject_context
 from twinnet.engines.radio_models import ResidualCorrector
 from twinnet.errors import InputError
 from twinnet.twin.fidelity import predict_reports
 
 if TYPE_CHECKING:
+    from twinnet.store.context import ContextStore
     from twinnet.twin.twin import DigitalTwin
 
 __all__ = ["LINK_FEATURES", "RadioCalibration", "link_features"]
@@ -47,48 +50,93 @@ def link_features(twin: DigitalTwin, users: NDArray[np.int64] | None,
     })
 
 
-class RadioCalibration:
+class RadioCalibration(LayerEngine):
     """L1 engine: learned correction ``measured − modelled`` RSRP [dB] per link.
+
+    A :class:`~twinnet.engines.base.LayerEngine` whose context is the twin the reports were
+    measured against: ``fit(reports, twin=…)`` / ``fit_store(store, twin=…, source=…)`` (the
+    store's ``ue_reports``), ``predict(reports, twin=…)`` → the corrected RSRP [dBm] of each
+    report's link with its std [dB]. Attached to a twin (:meth:`attach`) it is the twin's
+    :class:`~twinnet.twin.twin.LinkAdjustment` (:meth:`extra_loss_db`, ``token``).
 
     Parameters
     ----------
     max_reports: most recent reports used for training (older ones are dropped).
     min_reports: fewer reports than this is an error (nothing to learn from).
-    corrector_params: passed to :class:`~twinnet.radio.engine.ResidualCorrector` (defaults
-        suit dense measurement reports: small leaves, two folds for the uncertainty model).
+    corrector_params: overrides of the :class:`~twinnet.engines.radio_models.ResidualCorrector`
+        parameters (:data:`CORRECTOR_DEFAULTS` suit dense measurement reports: small leaves,
+        two folds for the uncertainty model).
     """
 
+    layer = "L1"
+    name = "radio_calibration"
+    #: the :class:`ResidualCorrector` parameters used unless ``corrector_params`` overrides them
+    CORRECTOR_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "min_samples_leaf": 40, "max_leaf_nodes": 31, "learning_rate": 0.1, "max_iter": 300,
+        "n_std_folds": 2}
+
     def __init__(self, max_reports: int = 40_000, min_reports: int = 200,
-                 **corrector_params: Any):
+                 corrector_params: Mapping[str, Any] | None = None):
         self.max_reports = max_reports
         self.min_reports = min_reports
-        self.corrector_params = {"min_samples_leaf": 40, "max_leaf_nodes": 31,
-                                 "learning_rate": 0.1, "max_iter": 300, "n_std_folds": 2,
-                                 **corrector_params}
+        self.corrector_params = corrector_params
         self.token = "l1:unfitted"
 
-    def fit(self, twin: DigitalTwin, reports: pd.DataFrame) -> RadioCalibration:
-        """Learn from measurement reports (``ue_id, cell_id, rsrp_dbm`` rows) against the
-        *uncorrected* twin."""
-        rep = reports.tail(self.max_reports)
+    def is_fitted(self) -> bool:
+        return hasattr(self, "model_")
+
+    @staticmethod
+    def _twin(twin: DigitalTwin | None) -> DigitalTwin:
+        if twin is None:
+            raise InputError("twin", None, "the DigitalTwin the reports were measured against")
+        return twin
+
+    @staticmethod
+    def _reports(reports: Any) -> pd.DataFrame:
+        if not isinstance(reports, pd.DataFrame):
+            raise InputError("reports", type(reports).__name__,
+                             "a DataFrame of measurement reports (ue_id, cell_id, rsrp_dbm)")
+        missing = [c for c in ("ue_id", "cell_id", "rsrp_dbm") if c not in reports.columns]
+        if missing:
+            raise InputError(missing[0], None, "column required in measurement reports")
+        return reports
+
+    @staticmethod
+    def _uncorrected(twin: DigitalTwin, reports: pd.DataFrame) -> NDArray[np.float64]:
+        """The twin's RSRP of each report's link without any link adjustment."""
         saved = twin.link_adjustment
         twin.link_adjustment = None
         try:
-            pred = predict_reports(twin, rep)
+            return predict_reports(twin, reports)
         finally:
             twin.link_adjustment = saved
+
+    @staticmethod
+    def _link_table(twin: DigitalTwin, reports: pd.DataFrame) -> pd.DataFrame:
+        """:func:`link_features` of the reports' links (all rows must match twin links)."""
+        users = reports["ue_id"].astype(str).str.slice(2).astype(np.int64).to_numpy()
+        names = {n: i for i, n in enumerate(twin.network.cell_names)}
+        cells = reports["cell_id"].map(names).to_numpy(dtype=np.int32)
+        return link_features(twin, users, cells)
+
+    def fit(self, data: pd.DataFrame, twin: DigitalTwin | None = None,
+            **context: Any) -> Self:
+        """Learn from measurement reports (``ue_id, cell_id, rsrp_dbm`` rows) against the
+        *uncorrected* ``twin``."""
+        reject_context(self, context)
+        twin = self._twin(twin)
+        rep = self._reports(data).tail(self.max_reports)
+        pred = self._uncorrected(twin, rep)
         ok = np.isfinite(pred) & np.isfinite(rep["rsrp_dbm"].to_numpy(dtype=float))
         if ok.sum() < self.min_reports:
             raise InputError("reports", int(ok.sum()),
                              f"at least {self.min_reports} reports matching twin links")
         rep = rep[ok]
         resid = rep["rsrp_dbm"].to_numpy(dtype=float) - pred[ok]
-        users = rep["ue_id"].astype(str).str.slice(2).astype(np.int64).to_numpy()
-        names = {n: i for i, n in enumerate(twin.network.cell_names)}
-        cells = rep["cell_id"].map(names).to_numpy(dtype=np.int32)
-        x = link_features(twin, users, cells)
-        self.model_ = ResidualCorrector(features=list(LINK_FEATURES),
-                                        categorical=["cell"], **self.corrector_params)
+        x = self._link_table(twin, rep)
+        self.model_ = ResidualCorrector(features=list(LINK_FEATURES), categorical=["cell"],
+                                        **{**self.CORRECTOR_DEFAULTS,
+                                           **(self.corrector_params or {})})
         self.model_.fit(x, resid)
         self.n_reports_ = len(rep)
         self.bias_before_db_ = float(-resid.mean())
@@ -96,11 +144,32 @@ class RadioCalibration:
         self.token = "l1:" + uuid.uuid4().hex
         return self
 
+    def training_data(self, store: ContextStore, *, source: str | None = None,
+                      start: Any = None, end: Any = None) -> pd.DataFrame:
+        """The store's measurement reports (``ue_reports``) of ``source`` in ``[start, end)``."""
+        return store.ue_reports(start, end, source=source)
+
+    def predict(self, data: pd.DataFrame, twin: DigitalTwin | None = None,
+                **context: Any) -> Prediction[NDArray[np.float64]]:
+        """Corrected RSRP [dBm] of each report's ``(ue_id, cell_id)`` link in ``twin`` and its
+        std [dB] (NaN for reports without such a link)."""
+        reject_context(self, context)
+        self.check_fitted()
+        twin = self._twin(twin)
+        rep = self._reports(data)
+        mean = self._uncorrected(twin, rep)
+        std = np.full(len(rep), np.nan)
+        ok = np.isfinite(mean)
+        if ok.any():
+            x = self._link_table(twin, rep[ok])
+            mean[ok] += self.model_.predict(x)
+            std[ok] = self.model_.predict_std(x)
+        return Prediction(mean, std)
+
     def extra_loss_db(self, twin: DigitalTwin, slot_cell: NDArray[np.int32]
                       ) -> NDArray[np.float64]:
         """The :class:`LinkAdjustment` hook: minus the predicted RSRP correction."""
-        if not hasattr(self, "model_"):
-            raise InputError("RadioCalibration", "not fitted", "call fit() first")
+        self.check_fitted()
         cells = np.broadcast_to(slot_cell, (twin.users.n, slot_cell.shape[1]))
         valid = cells >= 0
         out = np.zeros(cells.shape)
@@ -111,9 +180,11 @@ class RadioCalibration:
         return out
 
     def attach(self, twin: DigitalTwin) -> None:
+        """Make this engine the twin's link adjustment."""
+        self.check_fitted()
         twin.link_adjustment = self
 
-    def metrics(self) -> dict[str, Any]:
-        return {"n_reports": getattr(self, "n_reports_", 0),
-                "rmse_before_db": getattr(self, "rmse_before_db_", None),
-                "bias_before_db": getattr(self, "bias_before_db_", None)}
+    def _metrics(self) -> dict[str, Any]:
+        return {"n_reports": self.n_reports_, "rmse_before_db": self.rmse_before_db_,
+                "bias_before_db": self.bias_before_db_,
+                "oof_rmse_db": self.model_.oof_rmse_db_}

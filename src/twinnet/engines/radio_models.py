@@ -16,6 +16,11 @@ geodata of the area to predict, never its RSRP) and the margin of the best compe
 crude link budget. Uncertainty: a second model of |residual| fitted on out-of-fold residuals
 (folds by cell), scaled so that the out-of-fold z-scores have unit variance.
 
+Every engine is a :class:`DriveTestEngine`, a :class:`~twinnet.engines.base.LayerEngine` of
+layer L1: ``fit(frame, map_frames=…)``, ``fit_store(store, geodata=…)`` (the measured RSRP from
+the store's reports, the engineering data and geodata from a frame), ``predict(frame)`` →
+:class:`~twinnet.engines.base.Prediction` of RSRP with its std, registry and file round trips.
+
 Huawei column conventions (2019 Huawei Cup data): ``Height`` is the antenna height above the
 ground at the site; when it is below ``Cell Building Height`` (e.g. 0 m on a 21 m roof, a data
 error) the roof height is used instead. The UE is 1.5 m above the bin's terrain. ``Azimuth`` is
@@ -24,17 +29,15 @@ clockwise from north; positions are planar metres.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
-from scipy.stats import norm
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
@@ -45,16 +48,20 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from twinnet.datasets.huawei import HUAWEI_COLUMNS, validate_measurements
+from twinnet.engines.base import LayerEngine, Pickled, Prediction, reject_context
 from twinnet.errors import InputError
 from twinnet.radio.antenna import antenna_gain_dbi, wrap_angle_deg
 from twinnet.radio.constants import SPEED_OF_LIGHT_M_S
 from twinnet.radio.pathloss import pathloss_uma_nlos_db
 
+if TYPE_CHECKING:
+    from twinnet.store.context import ContextStore
+
 FloatArray = NDArray[np.float64]
 
 __all__ = [
     "DEFAULT_MODEL", "PHYSICS_FEATURES", "SERVING_AREA_FEATURES",
-    "GradientBoostedCorrection", "HuaweiModel", "LinearCorrection", "ResidualCorrector",
+    "DriveTestEngine", "GradientBoostedCorrection", "LinearCorrection", "ResidualCorrector",
     "TerrainMap", "Uncalibrated38901",
     "default_models", "evaluate_files", "evaluate_frames", "grouped_cv", "huawei_features",
 ]
@@ -281,19 +288,6 @@ def huawei_features(df: pd.DataFrame, terrain: TerrainMap | None = None,
         "competitor_margin_db": margin, "n_competitors_6db": n6})
 
 
-class _Pickled:
-    """``save(path)`` / ``load(path)`` by pickle, for a model registry."""
-
-    def save(self, path: str | Path) -> None:
-        """Pickle the fitted object to ``path``."""
-        Path(path).write_bytes(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
-
-    @classmethod
-    def load(cls, path: str | Path) -> Any:
-        """Load an object written by :meth:`save` (trusted files only: this unpickles)."""
-        return pickle.loads(Path(path).read_bytes())
-
-
 def _grid_mean(train: pd.DataFrame, query: pd.DataFrame, size_m: float
                ) -> tuple[FloatArray, FloatArray]:
     """Mean and count of ``train.v`` in the ``size_m`` square of each query row, leaving out the
@@ -354,7 +348,7 @@ class _MeanModel:
         return p if self.gbm_ is None else p + self.gbm_.predict(self._design(X))
 
 
-class ResidualCorrector(_Pickled):
+class ResidualCorrector(Pickled):
     """Generic residual engine: learns ``residual_db`` (measured - physics prediction) from the
     ``features`` columns of a DataFrame, for Huawei data or the twin's emulated measurements.
 
@@ -446,112 +440,195 @@ class ResidualCorrector(_Pickled):
         return self.std_scale_ * np.maximum(s, 0.5)
 
 
-class HuaweiModel(_Pickled):
-    """Protocol of the RSRP engines on Huawei-format frames: ``fit(df)``,
-    ``predict(df, return_std=False)``, ``predict_interval(df, coverage)``, ``save``/``load``.
-    A subclass sets ``corrector`` (None: physics only)."""
+class DriveTestEngine(LayerEngine):
+    """L1 RSRP engine on drive-test bins with cell engineering data (the Huawei Cup 2019
+    format, :mod:`twinnet.datasets.huawei`): the 38.901 prediction of each bin plus, in the
+    learned subclasses, a :class:`ResidualCorrector` of its residual.
 
-    name = "model"
-    corrector: ResidualCorrector | None = None
+    ``fit(frame, map_frames=())``, ``fit_store(store, geodata=…, origin_m=…)``,
+    ``predict(frame)`` → :class:`~twinnet.engines.base.Prediction` of RSRP [dBm] per row with
+    its std [dB] (see :class:`~twinnet.engines.base.LayerEngine`). A subclass builds its
+    corrector in :meth:`_corrector` (``None``: physics only).
+    """
+
+    layer = "L1"
+    name = "drive_test"
+
+    def _corrector(self) -> ResidualCorrector | None:
+        return None
+
+    def is_fitted(self) -> bool:
+        return hasattr(self, "terrain_points_")
 
     def _features(self, df: pd.DataFrame) -> pd.DataFrame:
         df, _ = validate_measurements(df, "query", with_rsrp=False)
-        # map and cell list: the training ones (if fitted) plus the query's own bins and cells
-        known = getattr(self, "terrain_points_", None)
-        terrain = TerrainMap.from_frames(df, *([] if known is None else [known]))
+        # map and cell list: the training ones plus the query's own bins and cells
+        terrain = TerrainMap.from_frames(df, self.terrain_points_)
         cells = df[["Cell X", "Cell Y", "Azimuth"]]
-        return huawei_features(df, terrain, pd.concat([getattr(self, "sectors_", None), cells]),
-                               getattr(self, "area_points_", None))
+        return huawei_features(df, terrain, pd.concat([self.sectors_, cells]), self.area_points_)
 
-    def fit(self, df: pd.DataFrame, map_frames: Sequence[pd.DataFrame] = ()) -> HuaweiModel:
+    def fit(self, data: pd.DataFrame, map_frames: Sequence[pd.DataFrame] = (),
+            **context: Any) -> Self:
         """Fit on a Huawei frame (validated; NaN rows dropped). ``map_frames``: further frames
         whose *geodata only* (bin terrain/building heights, cell positions, each cell's served
         bins; RSRP unused) extend the terrain map, cell list and served areas, e.g. the area to
         be predicted."""
-        df, _ = validate_measurements(df, "train")
+        reject_context(self, context)
+        df, _ = validate_measurements(data, "train")
         maps = [validate_measurements(m, "map", with_rsrp=False)[0] for m in map_frames]
         self.terrain_points_ = TerrainMap.from_frames(df, *maps).points  # small to pickle
         self.sectors_ = pd.concat([f[["Cell X", "Cell Y", "Azimuth"]] for f in [df, *maps]]
                                   ).drop_duplicates()
         self.area_points_ = pd.concat([_area_points(f) for f in [df, *maps]])
-        if self.corrector is not None:
+        corrector = self._corrector()
+        if corrector is not None:
             feats = self._features(df)
-            self.corrector.fit(feats, df["RSRP"].to_numpy() - feats["pred_38901_dbm"].to_numpy())
+            corrector.fit(feats, df["RSRP"].to_numpy() - feats["pred_38901_dbm"].to_numpy())
+        self.corrector_ = corrector
+        self.n_train_ = len(df)
+        self.n_cells_ = int(df["Cell Index"].nunique())
         return self
 
-    def predict(self, df: pd.DataFrame, return_std: bool = False) -> Any:
-        """Predicted RSRP [dBm] (and its std [dB] with ``return_std``) for each row."""
-        feats = self._features(df)
+    def training_data(self, store: ContextStore, *, source: str | None = None,
+                      start: Any = None, end: Any = None, geodata: pd.DataFrame | None = None,
+                      origin_m: tuple[float, float] = (0.0, 0.0)) -> pd.DataFrame:
+        """Huawei frame of the stored drive test: the measured RSRP of the store's measurement
+        reports (``ue_reports`` with positions ``x_m``, ``y_m``) on the bins of ``geodata``
+        (Huawei columns without ``RSRP``: the cells' engineering data and the bins' geodata,
+        which the store does not hold). A report matches the bin with its cell
+        (``cell_id`` = the decimal ``Cell Index``) and position (``x_m + origin_m[0] = X``,
+        ``y_m + origin_m[1] = Y``, to 0.1 m; the store keeps local metres); several reports of
+        one bin are averaged. Rows keep the order of ``geodata``."""
+        if geodata is None:
+            raise InputError("geodata", None, "the drive-test bins' engineering and geodata "
+                             "(Huawei columns without RSRP)")
+        geo, _ = validate_measurements(geodata, "geodata", with_rsrp=False)
+        rep = store.ue_reports(start, end, source=source)
+        rep = rep[rep["x_m"].notna() & rep["y_m"].notna() & rep["rsrp_dbm"].notna()]
+        if not len(rep):
+            raise InputError("ue_reports", 0, "stored measurement reports with positions "
+                             "(x_m, y_m)")
+        keys = ["cell_id", "bin_x", "bin_y"]
+        meas = pd.DataFrame({
+            "cell_id": rep["cell_id"].astype(str).to_numpy(),
+            "bin_x": np.round(rep["x_m"].to_numpy(float) + origin_m[0], 1),
+            "bin_y": np.round(rep["y_m"].to_numpy(float) + origin_m[1], 1),
+            "RSRP": rep["rsrp_dbm"].to_numpy(float)}).groupby(keys, as_index=False)["RSRP"].mean()
+        bins = geo.assign(cell_id=geo["Cell Index"].astype(np.int64).astype(str),
+                          bin_x=np.round(geo["X"].to_numpy(float), 1),
+                          bin_y=np.round(geo["Y"].to_numpy(float), 1))
+        out = bins.merge(meas, on=keys, how="inner").drop(columns=keys)
+        if not len(out):
+            raise InputError("geodata", len(geo), "bins matching stored reports (cell_id = "
+                             "Cell Index, position + origin_m = X, Y)")
+        return out
+
+    def fit_store(self, store: ContextStore, *, source: str | None = None, start: Any = None,
+                  end: Any = None, geodata: pd.DataFrame | None = None,
+                  origin_m: tuple[float, float] = (0.0, 0.0), **context: Any) -> Self:
+        """Fit on the stored drive test (:meth:`training_data`); ``context`` goes to
+        :meth:`fit` (``map_frames``)."""
+        data = self.training_data(store, source=source, start=start, end=end, geodata=geodata,
+                                  origin_m=origin_m)
+        return self.fit(data, **context)
+
+    def predict(self, data: pd.DataFrame, **context: Any) -> Prediction[FloatArray]:
+        """Predicted RSRP [dBm] of each row and its std [dB] (the reference: the UMa NLOS
+        shadow-fading sigma; the learned engines: the corrector's calibrated std)."""
+        reject_context(self, context)
+        self.check_fitted()
+        feats = self._features(data)
         mean = feats["pred_38901_dbm"].to_numpy()
-        if self.corrector is None:
-            return (mean, np.full(len(mean), SIGMA_SF_UMA_NLOS_DB)) if return_std else mean
-        mean = mean + self.corrector.predict(feats)
-        return (mean, self.corrector.predict_std(feats)) if return_std else mean
+        if self.corrector_ is None:
+            return Prediction(mean, np.full(len(mean), SIGMA_SF_UMA_NLOS_DB))
+        return Prediction(mean + self.corrector_.predict(feats),
+                          self.corrector_.predict_std(feats))
 
-    def predict_interval(self, df: pd.DataFrame, coverage: float = 0.8
-                         ) -> tuple[FloatArray, FloatArray]:
-        """Central Gaussian interval ``(low_dbm, high_dbm)`` holding ``coverage`` of the rows."""
-        mean, std = self.predict(df, return_std=True)
-        z = float(norm.ppf(0.5 + coverage / 2.0))
-        return mean - z * std, mean + z * std
+    def _metrics(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"n_train": self.n_train_, "n_cells": self.n_cells_}
+        if self.corrector_ is not None:
+            out["oof_rmse_db"] = self.corrector_.oof_rmse_db_
+        return out
 
 
-class Uncalibrated38901(HuaweiModel):
-    """Reference: RS power + 38.901 antenna gain - UMa NLOS path loss; no fitting; std = the
-    6 dB UMa NLOS shadow-fading sigma of Table 7.4.1-1."""
+class Uncalibrated38901(DriveTestEngine):
+    """Reference: RS power + 38.901 antenna gain - UMa NLOS path loss; nothing learned (``fit``
+    only records the map); std = the 6 dB UMa NLOS shadow-fading sigma of Table 7.4.1-1."""
 
     name = "uncalibrated_38901"
 
 
-class LinearCorrection(HuaweiModel):
+class LinearCorrection(DriveTestEngine):
     """Ridge "K-factor" correction of the 38.901 residual on :data:`PHYSICS_FEATURES`."""
 
     name = "linear"
 
     def __init__(self, ridge_alpha: float = 1.0, n_threads: int | None = 1):
-        self.corrector = ResidualCorrector(PHYSICS_FEATURES, ("clutter",), "linear",
-                                           ridge_alpha=ridge_alpha, n_threads=n_threads)
+        self.ridge_alpha = ridge_alpha
+        self.n_threads = n_threads
+
+    def _corrector(self) -> ResidualCorrector:
+        return ResidualCorrector(PHYSICS_FEATURES, ("clutter",), "linear",
+                                 ridge_alpha=self.ridge_alpha, n_threads=self.n_threads)
 
 
-class GradientBoostedCorrection(HuaweiModel):
+class GradientBoostedCorrection(DriveTestEngine):
     """Ridge + gradient-boosted trees on the 38.901 residual; with ``spatial`` also the mean
     residual of other cells' bins around each bin (neighbour evidence)."""
 
     def __init__(self, spatial: bool = True, max_iter: int = 300, learning_rate: float = 0.05,
                  n_threads: int | None = 1):
         self.spatial = spatial
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.n_threads = n_threads
         self.name = "gbm_spatial" if spatial else "gbm"
-        self.corrector = ResidualCorrector(
+
+    def _corrector(self) -> ResidualCorrector:
+        return ResidualCorrector(
             PHYSICS_FEATURES + SERVING_AREA_FEATURES, ("clutter",), "gbm",
-            xy_columns=("x_m", "y_m") if spatial else None, group_column="cell_id",
-            max_iter=max_iter, learning_rate=learning_rate, n_threads=n_threads)
+            xy_columns=("x_m", "y_m") if self.spatial else None, group_column="cell_id",
+            max_iter=self.max_iter, learning_rate=self.learning_rate, n_threads=self.n_threads)
 
 
-def default_models(n_threads: int | None = 1) -> dict[str, HuaweiModel]:
+def default_models(n_threads: int | None = 1) -> dict[str, DriveTestEngine]:
     """Fresh instances of all engines, keyed by name (uncalibrated, linear, gbm, gbm_spatial)."""
-    models: list[HuaweiModel] = [Uncalibrated38901(), LinearCorrection(n_threads=n_threads),
+    models: list[DriveTestEngine] = [Uncalibrated38901(), LinearCorrection(n_threads=n_threads),
                                  GradientBoostedCorrection(False, n_threads=n_threads),
                                  GradientBoostedCorrection(True, n_threads=n_threads)]
     return {m.name: m for m in models}
 
 
-def _score(pred: FloatArray, measured: FloatArray) -> dict[str, Any]:
-    e = pred - measured
-    return {"rmse_db": float(np.sqrt(np.mean(e**2))), "bias_db": float(np.mean(e)), "n": len(e)}
+def _score(pred: Prediction[FloatArray], measured: FloatArray, coverage: float | None
+           ) -> dict[str, Any]:
+    e = np.asarray(pred.mean) - measured
+    out: dict[str, Any] = {"rmse_db": float(np.sqrt(np.mean(e**2))), "bias_db": float(np.mean(e)),
+                           "n": len(e)}
+    if coverage is not None:
+        lo, hi = pred.interval(coverage)
+        out["coverage"] = float(np.mean((measured >= lo) & (measured <= hi)))
+        out["mean_std_db"] = float(np.mean(np.asarray(pred.std)))
+    return out
 
 
 def evaluate_frames(train_df: pd.DataFrame, test_df: pd.DataFrame,
-                    models: dict[str, HuaweiModel] | None = None) -> dict[str, Any]:
+                    models: dict[str, DriveTestEngine] | None = None,
+                    coverage: float | None = None) -> dict[str, Any]:
     """Fit every model on ``train_df`` (with ``test_df``'s geodata, not its RSRP, in the terrain
     map) and score it on ``test_df``: ``{"models": {name:
     {"rmse_db", "bias_db", "n"}}, "default": DEFAULT_MODEL}`` plus ``"dropped_rows": {"train",
-    "test"}`` when rows with NaN were dropped. bias = mean(predicted - measured)."""
+    "test"}`` when rows with NaN were dropped. bias = mean(predicted - measured). With
+    ``coverage`` (e.g. 0.8) each model also reports the fraction of test rows inside its central
+    ``coverage`` interval (``"coverage"``) and its mean predicted std (``"mean_std_db"``)."""
+    if coverage is not None and not 0.0 < coverage < 1.0:
+        raise InputError("coverage", coverage, "a fraction in (0, 1)")
     train, n_tr = validate_measurements(train_df, "train")
     test, n_te = validate_measurements(test_df, "test")
     models = models if models is not None else default_models()
     geo = test.drop(columns="RSRP")  # the test area's map, never its labels
-    out: dict[str, Any] = {"models": {name: _score(m.fit(train, [geo]).predict(test),
-                                                   test["RSRP"].to_numpy())
+    measured = test["RSRP"].to_numpy()
+    out: dict[str, Any] = {"models": {name: _score(m.fit(train, map_frames=[geo]).predict(test),
+                                                   measured, coverage)
                                       for name, m in models.items()},
                            "default": DEFAULT_MODEL if DEFAULT_MODEL in models else
                            next(iter(models))}
@@ -560,13 +637,14 @@ def evaluate_frames(train_df: pd.DataFrame, test_df: pd.DataFrame,
     return out
 
 
-def evaluate_files(train_csv: Path, test_csv: Path) -> dict[str, Any]:
+def evaluate_files(train_csv: Path, test_csv: Path, coverage: float | None = None
+                   ) -> dict[str, Any]:
     """:func:`evaluate_frames` on two Huawei CSV files (``.csv`` or ``.csv.gz``)."""
-    return evaluate_frames(pd.read_csv(train_csv), pd.read_csv(test_csv))
+    return evaluate_frames(pd.read_csv(train_csv), pd.read_csv(test_csv), coverage=coverage)
 
 
 def grouped_cv(df: pd.DataFrame, n_splits: int = 4,
-               models: dict[str, HuaweiModel] | None = None) -> dict[str, dict[str, Any]]:
+               models: dict[str, DriveTestEngine] | None = None) -> dict[str, dict[str, Any]]:
     """By-cell K-fold CV (``GroupKFold`` on ``Cell Index``): per model the fold RMSEs [dB] and
     their mean (``{"fold_rmse_db": [...], "mean_rmse_db": x}``)."""
     df, _ = validate_measurements(df)

@@ -105,10 +105,10 @@ class ClosedLoop:
         for layer in choice:
             if layer == "L1":
                 self.say("retraining the radio twin (L1)")
-                l1 = RadioCalibration().fit(self.twin,
-                                            self.store.ue_reports(source=self.sync.source))
+                l1 = RadioCalibration().fit_store(self.store, source=self.sync.source,
+                                                  twin=self.twin)
                 l1.attach(self.twin)
-                self.store.register_model("L1", "radio_calibration", l1, l1.metrics())
+                l1.register(self.store)
                 self.monitor.retrained("L1")
                 done.append("L1")
         entry = {"flagged": [r["layer"] for r in recs], "reasons": [r["reason"] for r in recs],

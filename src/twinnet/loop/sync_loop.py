@@ -3,9 +3,11 @@
 Each interval: the twin predicts the interval (PRB utilisation per cell, RSRP of every
 link) → the network runs it and reports → the fidelity monitor scores the prediction per
 layer → the telemetry goes through the store into the twin (P2V). After ``warmup``
-intervals the L1 radio-calibration and L2 traffic-forecast engines are fitted on the stored
-telemetry, registered in the store and attached to the twin; a drift flag later retrains the
-flagged layer. Directives scheduled for an interval are pushed to the network (V2P) before it
+intervals the L1 radio-calibration engine is fitted on the stored measurement reports
+(``fit_store``) and the L2 traffic-forecast engine on the reference areas' demand, both
+registered in the store's model registry (``register``); the L1 engine is attached to the twin
+and the L2 engine's ``predict`` sets the twin's demand. A drift flag later retrains the flagged
+layer. Directives scheduled for an interval are pushed to the network (V2P) before it
 runs.
 """
 
@@ -21,6 +23,7 @@ import pandas as pd
 
 from twinnet.actions import ActionPlan
 from twinnet.emulator import GroundTruth, NetworkEmulator
+from twinnet.engines.forecast import make_forecaster
 from twinnet.engines.radio_calibration import RadioCalibration
 from twinnet.engines.traffic_forecast import DemandAreas, TrafficForecast
 from twinnet.errors import InputError
@@ -81,6 +84,8 @@ def run_sync_loop(
         raise InputError("intervals", intervals, "at least 1")
     if calibrate and not 2 <= warmup < intervals:
         raise InputError("warmup", warmup, f"between 2 and intervals - 1 = {intervals - 1}")
+    if calibrate and forecast_model is not None:  # an unknown or unavailable model fails now,
+        make_forecaster(forecast_model).check_available()  # not after the warm-up
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     emu = NetworkEmulator(sc, truth=truth, interval_s=interval_s,
                           reports_per_interval=reports_per_interval)
@@ -98,18 +103,21 @@ def run_sync_loop(
     area_rows: dict[pd.Timestamp, pd.Series] = {}
 
     def fit_l1() -> RadioCalibration:
-        eng = RadioCalibration().fit(twin, store.ue_reports(source=sync.source))
+        eng = RadioCalibration().fit_store(store, source=sync.source, twin=twin)
         eng.attach(twin)
-        result.models.append(store.register_model("L1", "radio_calibration", eng,
-                                                  eng.metrics()))
+        result.models.append(eng.register(store))
         monitor.retrained("L1")
         return eng
 
+    def area_history() -> pd.DataFrame:
+        return pd.DataFrame(area_rows).T.sort_index()
+
     def fit_l2() -> TrafficForecast:
-        hist = pd.DataFrame(area_rows).T.sort_index()
-        eng = TrafficForecast(forecast_model).fit(hist)
-        result.models.append(store.register_model("L2", f"traffic_{eng.model}", eng,
-                                                  {"history": len(hist)}))
+        # the L2 series are the reference areas' demand (DemandAreas), computed as the
+        # intervals arrive with the twin's configuration of each, so the engine is fitted on
+        # that frame rather than on the stored per-cell counters
+        eng = TrafficForecast(forecast_model).fit(area_history())
+        result.models.append(eng.register(store))
         monitor.retrained("L2")
         return eng
 
@@ -121,7 +129,7 @@ def run_sync_loop(
         # the twin's belief about this interval
         forecast = None
         if l2 is not None:
-            forecast = l2.forecast(pd.DataFrame(area_rows).T.sort_index(), 1).iloc[0]
+            forecast = l2.predict(area_history(), horizon=1).mean.iloc[0]
             twin.demand_multiplier = areas.multiplier(twin, forecast, ts.hour)
         elif calibrate is False or l1 is None:
             twin.demand_multiplier = None  # the scenario's demand profile

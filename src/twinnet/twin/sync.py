@@ -209,8 +209,14 @@ def restore_twin(store: ContextStore, twin: DigitalTwin, scenario: Any = None,
     """Bring a freshly built twin up to date from a store (P2V from the database alone).
 
     An empty store receives the twin's topology. Otherwise the twin takes the stored cell
-    parameters, the active L1 engine of the model registry (if any), and the demand of the
-    last stored interval of its cells (for evaluations at ``hour``).
+    parameters, the active L1 engine of the model registry (if any) as its link adjustment,
+    and the demand of the last stored interval of its cells (for evaluations at ``hour``).
+
+    The layer engines sit above the twin, so the engine is taken as the registry gives it and
+    checked by what it offers: an active L1 engine that is not a
+    :class:`~twinnet.twin.twin.LinkAdjustment` of the twin (a ``token`` and an
+    ``extra_loss_db``; e.g. a drive-test RSRP engine) is left out, and ``l1_engine_skipped``
+    says why.
     """
     sync = TwinSync(store, twin)
     out: dict[str, Any] = {"store": store.path}
@@ -222,9 +228,17 @@ def restore_twin(store: ContextStore, twin: DigitalTwin, scenario: Any = None,
         l1 = store.load_model("L1")
     except InputError:
         l1 = None
-    if l1 is not None and hasattr(l1, "extra_loss_db"):
-        twin.link_adjustment = l1
-        out["l1_engine"] = store.models().query("layer == 'L1' and active").model_id.tolist()
+    if l1 is not None:
+        ids = store.models().query("layer == 'L1' and active").model_id.tolist()
+        fitted = getattr(l1, "is_fitted", lambda: True)()
+        if (callable(getattr(l1, "extra_loss_db", None))
+                and isinstance(getattr(l1, "token", None), str) and fitted):
+            twin.link_adjustment = l1
+            out["l1_engine"] = ids
+        else:
+            out["l1_engine_skipped"] = {
+                "model": ids, "reason": f"a {type(l1).__name__} is not a fitted link "
+                "adjustment of the twin (token, extra_loss_db)"}
     k = store.cell_kpis(cells=twin.network.cell_names)
     k = k[k.ts.notna() & k.thr_dl_mbps.notna()]
     if len(k):
