@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from twinnet.errors import ScenarioError
@@ -133,3 +134,24 @@ def test_small_cell_validation_names_the_field():
         sc.with_updates(small_cells=[{"name": "A", "x_m": 0, "y_m": 0, "height_m": 500}])
     with pytest.raises(ScenarioError, match="carrier 'n1'"):
         sc.with_updates(small_cells=[{"name": "A", "x_m": 0, "y_m": 0, "carrier": "n1"}])
+
+
+def test_indoor_office_has_no_o2i_users():
+    """TR 38.901 InH-Office: users share the building with the base stations — no O2I loss,
+    h_UT = 1 m — while outdoor scenarios keep their indoor share."""
+    from twinnet.twin import DigitalTwin
+
+    inh = Scenario.from_dict({
+        "propagation": {"scenario": "InH-Office-Mixed"},
+        "layout": {"type": "hex", "n_sites": 1, "isd_m": 20.0, "bs_height_m": 3.0},
+        "carriers": [{"fc_ghz": 3.5, "bandwidth_mhz": 20, "scs_khz": 30}],
+        "users": {"count": 300}})
+    assert inh.users.indoor_fraction == 0.0 and inh.users.outdoor_height_m == 1.0
+    twin = DigitalTwin(inh)
+    assert not twin.users.indoor.any() and not twin.users.d2d_in_m.any()
+    np.testing.assert_array_equal(twin.users.height_m, 1.0)
+    assert inh.with_updates(seed=2).users.indoor_fraction == 0.0  # stays resolved
+    with pytest.raises(ScenarioError, match=r"users\.indoor_fraction = 0\.5: 0 in an InH"):
+        Scenario.from_dict({"propagation": {"scenario": "InH-Office-Open"},
+                            "users": {"indoor_fraction": 0.5}})
+    assert Scenario.from_dict({"users": {"count": 10}}).users.indoor_fraction == 0.8

@@ -37,6 +37,14 @@ __all__ = [
 ]
 
 
+class _FieldProblem(ValueError):
+    """A cross-field problem raised in a validator, reported at ``path`` with ``value``."""
+
+    def __init__(self, path: str, value: Any, expected: str):
+        super().__init__(expected)
+        self.path, self.value, self.expected = path, value, expected
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -200,6 +208,11 @@ class Raster(_Model):
 
 
 class Users(_Model):
+    """Where users are and how many. ``indoor_fraction`` is the share of users inside
+    buildings behind an outdoor-to-indoor (O2I) penetration loss, on ``floors``; the others
+    stand at ``outdoor_height_m``. In an InH-Office scenario the base stations are indoors with
+    the users: no O2I loss (indoor fraction 0) and a UE height of 1 m unless given."""
+
     count: int = Field(1000, ge=1, le=50_000_000)
     indoor_fraction: float = Field(0.8, ge=0, le=1)
     distribution: Literal["uniform", "hotspots", "raster"] = "uniform"
@@ -280,6 +293,25 @@ class Scenario(_Model):
     base_dir: str | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
+    def _indoor_office(self) -> Scenario:
+        """InH-Office (TR 38.901 Table 7.4.1-1): users and base stations share the building,
+        so there is no O2I penetration loss, and h_UT = 1 m."""
+        if not self.propagation.scenario.startswith("InH"):
+            return self
+        u = self.users
+        given = u.model_fields_set
+        if "indoor_fraction" in given and u.indoor_fraction > 0:
+            raise _FieldProblem(
+                "users.indoor_fraction", u.indoor_fraction,
+                f"0 in an {self.propagation.scenario} scenario (the users are in the office "
+                "with the base stations; TR 38.901 applies no O2I penetration loss there)")
+        update: dict[str, Any] = {"indoor_fraction": 0.0}
+        if "outdoor_height_m" not in given:
+            update["outdoor_height_m"] = 1.0
+        object.__setattr__(self, "users", u.model_copy(update=update))
+        return self
+
+    @model_validator(mode="after")
     def _unique_carriers(self) -> Scenario:
         names = [c.name for c in self.carriers]
         if len(set(names)) != len(names):
@@ -341,6 +373,10 @@ def _problems(exc: ValidationError) -> list[tuple[str, Any, str]]:
             msg = msg[len("Value error, "):]
         if err["type"] == "extra_forbidden":
             msg = "not a known field (check the spelling)"
+        problem = (err.get("ctx") or {}).get("error")
+        if isinstance(problem, _FieldProblem):
+            out.append((problem.path, problem.value, problem.expected))
+            continue
         out.append((path, err.get("input"), msg))
     return out
 
