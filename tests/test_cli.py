@@ -217,12 +217,9 @@ def test_forecast_evaluate_command(milan_dir):
 
 
 def test_radio_evaluate_command(tmp_path):
-    from twinnet.datasets import shared_data_dir
-    from twinnet.datasets.huawei import split_by_cell
+    from twinnet.datasets.huawei import load_cluster, split_by_cell
 
-    df = pd.read_csv(shared_data_dir("radio/huawei_cup2019_rsrp")
-                     / "cluster_1km_x409900_y3391300_48cells.csv.gz")
-    train, test = split_by_cell(df, 0.25, 0)
+    train, test = split_by_cell(load_cluster(), 0.25, 0)
     train.groupby("Cell Index").head(300).to_csv(tmp_path / "train.csv", index=False)
     test.groupby("Cell Index").head(200).to_csv(tmp_path / "test.csv", index=False)
     p = twinnet("radio", "evaluate", "--train", str(tmp_path / "train.csv"), "--test",

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinnet.datasets import shared_data_dir
-from twinnet.datasets.huawei import split_by_cell
+from twinnet.datasets.huawei import load_cluster, split_by_cell
 from twinnet.emulator import NetworkEmulator
 from twinnet.engines.base import LayerEngine, Prediction
 from twinnet.engines.radio_calibration import RadioCalibration
@@ -60,9 +59,7 @@ def emulated(tmp_path_factory):
 @pytest.fixture(scope="module")
 def drive_test(tmp_path_factory):
     """A small by-cell split of the real drive test; the store holds the training RSRP."""
-    df = pd.read_csv(shared_data_dir("radio/huawei_cup2019_rsrp")
-                     / "cluster_1km_x409900_y3391300_48cells.csv.gz")
-    train, test = split_by_cell(df, test_fraction=0.25, seed=0)
+    train, test = split_by_cell(load_cluster(), test_fraction=0.25, seed=0)
     train = train.sample(frac=1.0, random_state=1).groupby("Cell Index").head(60)
     test = test.sample(frac=1.0, random_state=2).groupby("Cell Index").head(30)
     train, test = train.reset_index(drop=True), test.reset_index(drop=True)

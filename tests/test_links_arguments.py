@@ -7,8 +7,7 @@ import math
 
 import pytest
 
-from twinnet.datasets import shared_data_dir
-from twinnet.errors import DataNotFoundError, InputError
+from twinnet.errors import InputError
 from twinnet.links.cards import load_api_cards
 from twinnet.links.data_api import validate_args
 
@@ -23,11 +22,7 @@ WINDOW = {"sensor_ids": ["air_temperature-0001"], "start": "2013-11-01T00:00",
 
 
 @pytest.fixture(scope="module")
-def cards():
-    try:
-        shared_data_dir("smartcity")
-    except DataNotFoundError as exc:
-        pytest.skip(f"shared smart-city data not available: {exc}")
+def cards(smartcity_dir):
     return {c.name: c for c in load_api_cards()}
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from twinnet.datasets import shared_data_dir
-from twinnet.errors import DataNotFoundError
 from twinnet.links import evaluate
 from twinnet.links.cards import Query, load_districts, load_queries, load_sensor_cards
 from twinnet.links.evaluate import (
@@ -22,11 +20,7 @@ pytestmark = pytest.mark.shared_data
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    try:
-        shared_data_dir("smartcity")
-    except DataNotFoundError as exc:
-        pytest.skip(f"shared smart-city data not available: {exc}")
+def catalogue(smartcity_dir):
     return load_sensor_cards(), load_districts(), load_queries()
 
 

@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 
-from twinnet.datasets import shared_data_dir
-from twinnet.errors import DataNotFoundError
 from twinnet.links.cards import load_sensor_cards
 from twinnet.links.city import EVENT_TYPES, SENSOR_MODELS
 from twinnet.links.data_api import DataAPI
@@ -76,12 +74,7 @@ def sample(store: ContextStore, reg: SensorRegistry, seed: int) -> dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory):
-    try:
-        shared_data_dir("milan")
-        shared_data_dir("smartcity")
-    except DataNotFoundError as exc:
-        pytest.skip(f"shared smart-city data not available: {exc}")
+def samples(tmp_path_factory, smartcity_dir):
     store = ContextStore(tmp_path_factory.mktemp("links_readings") / "twin.duckdb")
     reg = SensorRegistry(store)
     reg.build(seed=0)

@@ -33,12 +33,8 @@ pytestmark = pytest.mark.shared_data
 
 
 @pytest.fixture(scope="module")
-def smartcity():
-    try:
-        shared_data_dir("milan")
-        return shared_data_dir("smartcity")
-    except DataNotFoundError as exc:
-        pytest.skip(f"shared smart-city data not available: {exc}")
+def smartcity(smartcity_dir):
+    return smartcity_dir
 
 
 @pytest.fixture(scope="module")

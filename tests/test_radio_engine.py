@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from twinnet.datasets import shared_data_dir
-from twinnet.datasets.huawei import HUAWEI_COLUMNS, split_by_cell
+from twinnet.datasets.huawei import HUAWEI_COLUMNS, load_cluster, split_by_cell
 from twinnet.engines.base import Prediction
 from twinnet.engines.radio_models import (
     DEFAULT_MODEL,
@@ -32,12 +31,11 @@ from twinnet.engines.radio_models import (
 from twinnet.errors import InputError
 
 pytestmark = pytest.mark.shared_data
-CSV = "cluster_1km_x409900_y3391300_48cells.csv.gz"
 
 
 @pytest.fixture(scope="module")
 def huawei_df() -> pd.DataFrame:
-    return pd.read_csv(shared_data_dir("radio/huawei_cup2019_rsrp") / CSV)
+    return load_cluster()
 
 
 def _subsample(df: pd.DataFrame, per_cell: int, seed: int) -> pd.DataFrame:

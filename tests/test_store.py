@@ -14,17 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinnet.datasets import shared_data_dir
+from twinnet.datasets import mlmatt
 from twinnet.errors import InputError
 from twinnet.store import ContextStore
 from twinnet.twin import DigitalTwin
 
-MLMATT = "ML-MATT-CompetitionQT1920_train.csv"
-
 
 @pytest.fixture(scope="module")
 def mlmatt_file() -> Path:
-    return shared_data_dir("kpi/ml_matt_lte_cell_kpi") / MLMATT
+    return mlmatt.path("train")
 
 
 @pytest.fixture(scope="module")
