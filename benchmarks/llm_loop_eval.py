@@ -6,7 +6,7 @@ is observed for three intervals, the twin is calibrated, the policy acts once, a
 interval is measured:
 
 * ``noop``: nothing is changed;
-* ``rule``: the SON-style rule of :func:`twinnet.loop.rules.rule_plan`, applied unverified;
+* ``rule``: the SON-style rule of :func:`twinnet.policy.baseline.rule_plan`, applied unverified;
 * ``solver``: the RRM capacity engine alone (cheapest plan it can prove on the twin, verified);
 * ``llm``: the embedded model proposes, the RRM engine refines, the twin verifies
   (:class:`twinnet.llm.engine.DecisionEngine`).

@@ -1,4 +1,4 @@
-"""Forecasting models of the L2 traffic-load predictor (API in :mod:`twinnet.traffic.forecast`).
+"""Forecasting models of the L2 traffic-load predictor (API in :mod:`twinnet.engines.forecast`).
 
 Every model is a :class:`Forecaster`: scikit-learn style, parameters in ``__init__`` and learned
 state in attributes with a trailing underscore.  Series are columns of a ``[T, S]`` matrix on a

@@ -16,7 +16,7 @@ One decision (the LLM engine of LLM-DTNet §III-B, on the congested-cell task of
    and action types, parameter values around the proposed ones) for the cheapest plan that
    meets the target, with its proof (:func:`twinnet.rrm.capacity.solve_capacity`);
 6. **verify** — the plan's predicted KPIs must satisfy every constraint
-   (:func:`twinnet.loop.verify.verify_plan`);
+   (:func:`twinnet.twin.verify.verify_plan`);
 7. **reflexion** — a failed verification goes back to the model once, with the reason; its
    second proposal is added to the first;
 8. **fallback** — when that fails too (or the model is unreachable, times out, or returns

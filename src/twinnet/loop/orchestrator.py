@@ -12,7 +12,7 @@ engine and the RRM engine together (LLM-DTNet §III; the congested-cell task of 
   (the model's proposal refined by the RRM engine and verified on the twin; solver-only with
   ``backend=None`` or as a fallback);
 * **apply → measure** — V2P, the next interval measured, automatic rollback when the outcome is
-  worse than predicted (:func:`twinnet.loop.verify.apply_and_measure`).
+  worse than predicted (:func:`twinnet.loop.apply.apply_and_measure`).
 
 :func:`run_closed_loop` runs it once on demand and returns the JSON report of ``twinnet run``;
 :meth:`ClosedLoop.run` runs it on a schedule (one decision every ``every`` intervals).
