@@ -9,10 +9,12 @@ live in ``twinnet/scenarios/*.toml`` and are loaded by name (``load_scenario("ho
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twinnet.errors import InputError, ScenarioError
@@ -21,16 +23,30 @@ from twinnet.radio.nr import n_prb
 
 __all__ = [
     "Antenna",
+    "BackhaulCongestion",
     "Carrier",
+    "CellOutage",
+    "Crowd",
     "CsvLayout",
     "Demand",
+    "Event",
+    "Handover",
     "HexLayout",
     "Hotspot",
     "LinkConfig",
+    "LossArea",
+    "Mobility",
+    "PaDegradation",
     "Propagation",
+    "Radar",
     "Radio",
     "Raster",
     "Scenario",
+    "Simulation",
+    "TiltFault",
+    "Traffic",
+    "Truth",
+    "UserGroup",
     "Users",
     "builtin_scenarios",
     "load_scenario",
@@ -277,6 +293,328 @@ class Radio(_Model):
     noise_bandwidth: Literal["occupied", "channel"] = "occupied"
 
 
+# ============================================================================ living network
+class Mobility(_Model):
+    """How the users of a group move.
+
+    * ``static`` — they stay where they were dropped;
+    * ``random_waypoint`` — pedestrians walk in straight lines at a speed drawn from
+      ``speed_mps`` (default 0.5–1.5 m/s) to uniformly drawn waypoints inside the network area,
+      pause ``pause_s`` there, and go on; indoor users stay inside their building (a disc of
+      ``indoor_radius_m`` around where they were dropped);
+    * ``vehicles`` — cars on a Manhattan road grid of ``road_spacing_m`` (snapped to it at the
+      start), at a speed drawn from ``speed_mps`` (default 8–14 m/s), choosing a direction at
+      every intersection;
+    * ``trajectory`` — positions read from ``path`` (CSV ``user, t_s, x_m, y_m`` or a GPX file of
+      tracks, one track per user), interpolated in time; users beyond the file's tracks are static.
+    """
+
+    model: Literal["static", "random_waypoint", "vehicles", "trajectory"] = "static"
+    speed_mps: tuple[float, float] | None = None
+    pause_s: tuple[float, float] = (0.0, 60.0)
+    indoor_radius_m: float = Field(15.0, gt=0, le=500)
+    road_spacing_m: float = Field(200.0, gt=5, le=5000)
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Mobility:
+        if self.speed_mps is not None:
+            lo, hi = self.speed_mps
+            if not 0 <= lo <= hi <= 100:
+                raise ValueError(f"speed_mps must satisfy 0 <= min <= max <= 100 m/s, got "
+                                 f"{self.speed_mps}")
+        lo, hi = self.pause_s
+        if not 0 <= lo <= hi:
+            raise ValueError(f"pause_s must satisfy 0 <= min <= max, got {self.pause_s}")
+        if self.model == "trajectory" and not self.path:
+            raise ValueError("model 'trajectory' needs a path (CSV or GPX)")
+        return self
+
+    @property
+    def speed_range_mps(self) -> tuple[float, float]:
+        """``speed_mps``, or the model's default (pedestrians 0.5–1.5, vehicles 8–14 m/s)."""
+        if self.speed_mps is not None:
+            return self.speed_mps
+        return (8.0, 14.0) if self.model == "vehicles" else (0.5, 1.5)
+
+
+class Traffic(_Model):
+    """What the users of a group send and receive, session by session.
+
+    * ``demand`` — a constant bit rate equal to the user's configured demand
+      (``[demand] per_user_mbps``), the snapshot twin's model;
+    * ``full_buffer`` — always data to send (the cell's PRBs are shared among them);
+    * ``ftp3`` — FTP model 3 (3GPP TR 36.814 Annex A / TR 36.889): files of ``file_size_mbit``
+      arriving as a Poisson process of ``arrivals_per_s`` per user (default: the user's demand
+      divided by the file size, so the offered load is the demand);
+    * ``video`` — streaming: a segment of ``video_mbps`` × ``segment_s`` every ``segment_s``;
+    * ``xr`` — XR (3GPP TR 38.838): ``fps`` frames per second at a rate drawn from ``xr_mbps``
+      per user, each frame due within ``delay_budget_ms`` (default 10 ms);
+    * ``iot`` — uplink packets of ``payload_bytes`` every ``period_s`` (random phase);
+    * ``v2x`` — messages of ``payload_bytes`` at ``rate_hz`` with a ``delay_budget_ms``
+      (default 100 ms) budget (3GPP TS 22.186 basic safety messages).
+
+    Demand profiles (the scenario's diurnal profile at the clock's hour) scale the arrivals of
+    ``demand``, ``ftp3``, ``video`` and ``xr`` sessions.
+    """
+
+    model: Literal["demand", "full_buffer", "ftp3", "video", "xr", "iot", "v2x"] = "demand"
+    file_size_mbit: float = Field(4.0, gt=0, le=10_000)
+    arrivals_per_s: float | None = Field(None, ge=0, le=1000)
+    video_mbps: float = Field(5.0, gt=0, le=1000)
+    segment_s: float = Field(2.0, gt=0, le=60)
+    fps: float = Field(60.0, gt=0, le=240)
+    xr_mbps: tuple[float, float] = (30.0, 45.0)
+    delay_budget_ms: float | None = Field(None, gt=0, le=10_000)
+    period_s: float = Field(60.0, gt=0, le=86_400)
+    payload_bytes: int = Field(300, ge=1, le=10_000_000)
+    rate_hz: float = Field(10.0, gt=0, le=1000)
+
+    @property
+    def budget_s(self) -> float | None:
+        """The packet delay budget [s] of latency-sensitive models (XR 10 ms, V2X 100 ms unless
+        ``delay_budget_ms`` says otherwise); ``None`` for the others."""
+        if self.model == "xr":
+            return (self.delay_budget_ms or 10.0) / 1000.0
+        if self.model == "v2x":
+            return (self.delay_budget_ms or 100.0) / 1000.0
+        return None if self.delay_budget_ms is None else self.delay_budget_ms / 1000.0
+
+    @property
+    def uplink(self) -> bool:
+        """IoT reports travel uplink; the other models are downlink."""
+        return self.model == "iot"
+
+
+class UserGroup(_Model):
+    """A share of the scenario's users with its own mobility and traffic."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+    fraction: float = Field(gt=0, le=1)
+    mobility: Mobility = Field(default_factory=Mobility)
+    traffic: Traffic = Field(default_factory=Traffic)
+
+
+#: TS 38.331 ``TimeToTrigger`` values [ms]
+TTT_VALUES_MS = (0, 40, 64, 80, 100, 128, 160, 256, 320, 480, 512, 640, 1024, 1280, 2560, 5120)
+#: TS 38.331 ``t310`` values [ms]
+T310_VALUES_MS = (0, 50, 100, 200, 500, 1000, 2000, 4000, 6000)
+
+
+class Handover(_Model):
+    """Mobility management (TS 38.331 event A3, TS 38.133 radio link monitoring).
+
+    A user hands over when a neighbour's RSRP + its cell individual offset exceeds the serving
+    cell's RSRP + offset by ``a3_offset_db`` + ``hysteresis_db`` for ``time_to_trigger_ms``; the
+    handover fails when the target's SINR is below ``q_out_db``. A serving SINR below
+    ``q_out_db`` starts T310 (``t310_ms``); above ``q_in_db`` stops it; when it expires the
+    radio link fails and the user re-establishes on the best cell after ``reestablish_ms``
+    (if one reaches ``q_in_db``). A handover back to the previous cell within ``ping_pong_s``
+    is a ping-pong; a failure within ``mro_window_s`` after a handover is too early (back to
+    the source) or to a wrong cell (a third one); a failure before any handover while a
+    neighbour was better is too late.
+    """
+
+    a3_offset_db: float = Field(2.0, ge=-15, le=15)
+    hysteresis_db: float = Field(1.0, ge=0, le=15)
+    time_to_trigger_ms: int = 320
+    q_out_db: float = Field(-8.0, ge=-20, le=10)
+    q_in_db: float = Field(-6.0, ge=-20, le=10)
+    t310_ms: int = 1000
+    reestablish_ms: float = Field(200.0, ge=0, le=60_000)
+    ping_pong_s: float = Field(1.0, ge=0, le=60)
+    mro_window_s: float = Field(1.0, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _check(self) -> Handover:
+        if self.time_to_trigger_ms not in TTT_VALUES_MS:
+            raise ValueError(f"time_to_trigger_ms = {self.time_to_trigger_ms}: one of "
+                             f"{list(TTT_VALUES_MS)} (TS 38.331)")
+        if self.t310_ms not in T310_VALUES_MS:
+            raise ValueError(f"t310_ms = {self.t310_ms}: one of {list(T310_VALUES_MS)} "
+                             "(TS 38.331)")
+        if self.q_in_db < self.q_out_db:
+            raise ValueError(f"q_in_db ({self.q_in_db}) must not be below q_out_db "
+                             f"({self.q_out_db})")
+        return self
+
+
+class Simulation(_Model):
+    """The network in time: the clock's step, the reporting interval of counters and
+    measurement reports, how often link gains follow moving users, and mobility management.
+
+    ``start`` is the local time at t = 0 (the diurnal profile scales arrivals by the clock's
+    hour). Link gains of moving users are recomputed whenever the fastest group may have moved
+    ``gain_refresh_m`` since the last time (at most every step, at least every 60 s)."""
+
+    step_s: float = Field(1.0, ge=0.1, le=3600)
+    report_s: float = Field(900.0, ge=0.1, le=86_400)
+    gain_refresh_m: float = Field(5.0, gt=0, le=1000)
+    start: str = "2013-11-04T00:00:00"
+    reports_per_interval: int = Field(300, ge=0, le=1_000_000)
+    handover: Handover = Field(default_factory=Handover)
+
+    @model_validator(mode="after")
+    def _check(self) -> Simulation:
+        ratio = self.report_s / self.step_s
+        if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(f"report_s ({self.report_s:g}) must be a whole multiple of step_s "
+                             f"({self.step_s:g})")
+        try:
+            datetime.fromisoformat(self.start)
+        except ValueError:
+            raise ValueError(f"start = {self.start!r}: an ISO 8601 local time, e.g. "
+                             "2013-11-04T00:00:00") from None
+        return self
+
+    @property
+    def steps_per_report(self) -> int:
+        return round(self.report_s / self.step_s)
+
+
+class _Event(_Model):
+    at_s: float = Field(ge=0, description="when it starts [s after the simulation start]")
+    duration_s: float | None = Field(None, gt=0, description="absent: to the end")
+
+    @property
+    def end_s(self) -> float:
+        return float("inf") if self.duration_s is None else self.at_s + self.duration_s
+
+    def active(self, t_s: float) -> bool:
+        return self.at_s <= t_s < self.end_s
+
+
+class CellOutage(_Event):
+    """The cell stops transmitting (raises a cell-down alarm)."""
+
+    type: Literal["cell_outage"] = "cell_outage"
+    cell: str
+
+
+class TiltFault(_Event):
+    """The cell's antenna is tilted ``delta_deg`` more than recorded (no alarm)."""
+
+    type: Literal["tilt_fault"] = "tilt_fault"
+    cell: str
+    delta_deg: float = Field(ge=-30, le=30)
+
+
+class PaDegradation(_Event):
+    """The cell's power amplifier delivers ``loss_db`` less than commanded (no alarm)."""
+
+    type: Literal["pa_degradation"] = "pa_degradation"
+    cell: str
+    loss_db: float = Field(gt=0, le=40)
+
+
+class BackhaulCongestion(_Event):
+    """The site's backhaul carries at most ``capacity_mbps``."""
+
+    type: Literal["backhaul_congestion"] = "backhaul_congestion"
+    site: str
+    capacity_mbps: float = Field(ge=0, le=1e6)
+
+
+class Crowd(_Event):
+    """``users`` extra users gather in a disc: they arrive over ``ramp_in_s``, stay ``hold_s``
+    and leave over ``ramp_out_s`` (an event's duration is the sum)."""
+
+    type: Literal["crowd"] = "crowd"
+    x_m: float
+    y_m: float
+    radius_m: float = Field(gt=0, le=10_000)
+    users: int = Field(ge=1, le=1_000_000)
+    ramp_in_s: float = Field(600.0, ge=0)
+    hold_s: float = Field(3600.0, ge=0)
+    ramp_out_s: float = Field(600.0, ge=0)
+    traffic: Traffic = Field(default_factory=Traffic)
+
+    @property
+    def end_s(self) -> float:
+        return self.at_s + self.ramp_in_s + self.hold_s + self.ramp_out_s
+
+    def present_fraction(self, t_s: float) -> float:
+        """Share of the crowd present at ``t_s`` (linear ramps)."""
+        t = t_s - self.at_s
+        if t < 0 or t_s >= self.end_s:
+            return 0.0
+        if t < self.ramp_in_s:
+            return t / self.ramp_in_s
+        t -= self.ramp_in_s
+        if t < self.hold_s:
+            return 1.0
+        t -= self.hold_s
+        return max(0.0, 1.0 - t / self.ramp_out_s) if self.ramp_out_s > 0 else 0.0
+
+
+class RadarPoint(_Model):
+    t_s: float = Field(ge=0)
+    x_m: float
+    y_m: float
+
+
+class Radar(_Event):
+    """A radar moving along ``track`` (positions at times, linear in between) with a beam
+    rotating every ``rotation_s``; its main lobe, ``eirp_dbm`` over a ``beamwidth_deg`` beam,
+    interferes with the cells it sweeps, and the cells' emissions must stay ``protection_i_n_db``
+    below the radar receiver's noise."""
+
+    type: Literal["radar"] = "radar"
+    track: list[RadarPoint] = Field(min_length=1)
+    rotation_s: float = Field(4.0, gt=0, le=3600)
+    beamwidth_deg: float = Field(2.0, gt=0, le=360)
+    eirp_dbm: float = Field(90.0, ge=0, le=120)
+    fc_ghz: float = Field(3.5, gt=0, le=100)
+    protection_i_n_db: float = Field(-6.0, ge=-30, le=30)
+    noise_figure_db: float = Field(3.0, ge=0, le=20)
+    bandwidth_mhz: float = Field(10.0, gt=0, le=1000)
+
+    def position(self, t_s: float) -> tuple[float, float]:
+        """Where the radar is at ``t_s`` (first / last point outside the track)."""
+        ts = [p.t_s for p in self.track]
+        xs = [p.x_m for p in self.track]
+        ys = [p.y_m for p in self.track]
+        return float(np.interp(t_s, ts, xs)), float(np.interp(t_s, ts, ys))
+
+
+Event = Annotated[CellOutage | TiltFault | PaDegradation | BackhaulCongestion | Crowd | Radar,
+                  Field(discriminator="type")]
+
+
+class LossArea(_Model):
+    """A disc where every link of a user inside suffers ``loss_db`` more (a building block, a
+    park)."""
+
+    x_m: float
+    y_m: float
+    radius_m: float = Field(gt=0.0, le=5000.0)
+    loss_db: float = Field(ge=0.0, le=60.0)
+    kind: str = "building"
+
+
+class Truth(_Model):
+    """The emulated network's ground truth — what it hides from the twin.
+
+    ``model = "perturbed"``: the twin's own 38.901 model with departures the operator's records
+    do not show: electrical tilts off by a draw of σ ``tilt_error_std_deg`` per cell, EIRP off
+    by σ ``gain_error_std_db``, ``n_areas`` loss areas (radius and extra loss drawn from the
+    ranges; or the given ``areas``), a demand from the real Milan series (``milan``), the
+    scenario's diurnal profile (``profile``) or its busy hour (``peak``), RSRP reported with
+    ``measurement_noise_db`` of noise and counters with ``kpi_noise``."""
+
+    model: Literal["perturbed"] = "perturbed"
+    seed: int = Field(1, ge=0)
+    tilt_error_std_deg: float = Field(2.0, ge=0.0, le=10.0)
+    gain_error_std_db: float = Field(2.0, ge=0.0, le=10.0)
+    areas: list[LossArea] | None = None
+    n_areas: int = Field(10, ge=0, le=100)
+    area_radius_m: tuple[float, float] = (80.0, 200.0)
+    area_loss_db: tuple[float, float] = (6.0, 20.0)
+    demand: Literal["milan", "profile", "peak"] = "milan"
+    measurement_noise_db: float = Field(1.0, ge=0.0, le=10.0)
+    kpi_noise: float = Field(0.005, ge=0.0, le=0.2)
+
+
 class Scenario(_Model):
     name: str = "scenario"
     description: str = ""
@@ -290,7 +628,32 @@ class Scenario(_Model):
     link: LinkConfig = Field(default_factory=LinkConfig)
     radio: Radio = Field(default_factory=Radio)
     small_cells: list[SmallCell] = Field(default_factory=list)
+    groups: list[UserGroup] = Field(default_factory=list)
+    simulation: Simulation | None = None
+    events: list[Event] = Field(default_factory=list)
+    truth: Truth = Field(default_factory=Truth)
     base_dir: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _groups(self) -> Scenario:
+        if self.groups:
+            total = sum(g.fraction for g in self.groups)
+            if abs(total - 1.0) > 1e-6:
+                raise _FieldProblem("groups", [g.fraction for g in self.groups],
+                                    f"fractions that add up to 1 (they add up to {total:g})")
+            names = [g.name for g in self.groups]
+            if len(set(names)) != len(names):
+                raise _FieldProblem("groups", names, "unique group names")
+        if self.events and self.simulation is None:
+            raise _FieldProblem("events", len(self.events),
+                                "a [simulation] table: events happen in time")
+        return self
+
+    @property
+    def user_groups(self) -> list[UserGroup]:
+        """The user groups (one ``all`` group, static with the configured demand, when the
+        scenario declares none)."""
+        return list(self.groups) or [UserGroup(name="all", fraction=1.0)]
 
     @model_validator(mode="after")
     def _indoor_office(self) -> Scenario:

@@ -54,7 +54,7 @@ class NetworkEmulator:
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         if interval_s < 60 or interval_s % 60:
             raise InputError("interval_s", interval_s, "a whole number of minutes ≥ 60 s")
-        self.truth_cfg = truth or GroundTruth()
+        self.truth_cfg = truth if truth is not None else sc.truth
         self.interval_s = int(interval_s)
         self.reports_per_interval = int(reports_per_interval)
         self.clock = pd.Timestamp(start)

@@ -136,7 +136,8 @@ class ClosedLoop:
         measured = tel.kpis.set_index("cell_id")["prb_util_dl"]
         congested = sorted(measured[measured > self.cons.peak_prb_utilization].index)
         rep: dict[str, Any] = {"baseline": baseline, "congested_cells": congested,
-                               "verified_on": "emulator", "store": self.store.path}
+                               "verified_on": "emulator", "truth": self.emu.truth_cfg.model,
+                               "store": self.store.path}
         base = self.twin.evaluate(uplink=False)
         rep["twin_baseline_peak_prb_utilization"] = base.kpis["peak_prb_utilization"]
         if not congested:

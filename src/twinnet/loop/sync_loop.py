@@ -45,12 +45,14 @@ class SyncLoopResult:
     models: list[str] = field(default_factory=list)
     recommendations: list[dict[str, Any]] = field(default_factory=list)
     directives: list[dict[str, Any]] = field(default_factory=list)
+    truth: str = "perturbed"
 
     def summary(self) -> dict[str, Any]:
         df = self.intervals
         before = df[df.interval < self.warmup]
         after = df[df.interval >= self.warmup]
-        out: dict[str, Any] = {"intervals": len(df), "warmup": self.warmup}
+        out: dict[str, Any] = {"intervals": len(df), "warmup": self.warmup,
+                               "truth": self.truth}
         for col in ("rsrp_rmse_db", "rsrp_bias_db", "prb_util_mae", "prb_util_peak_error",
                     "forecast_nrmse"):
             if col in df:
@@ -93,7 +95,7 @@ def run_sync_loop(
     sync = TwinSync(store, twin, source=f"emulator:{uuid.uuid4().hex[:8]}")
     sync.publish_topology(emu.recorded, sc)
     monitor = FidelityMonitor(store)
-    result = SyncLoopResult(pd.DataFrame(), warmup)
+    result = SyncLoopResult(pd.DataFrame(), warmup, truth=emu.truth_cfg.model)
     l1: RadioCalibration | None = None
     l2: TrafficForecast | None = None
     rows = []
