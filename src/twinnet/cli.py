@@ -553,6 +553,72 @@ def radio_evaluate(
 
 
 @app.command()
+def simulate(
+    scenario: Annotated[str, typer.Argument(help="built-in scenario name or path to a .toml")],
+    hours: Annotated[float, typer.Option(min=0.0, max=24 * 365, help="simulated time [h]")] = 1.0,
+    step: Annotated[float | None, typer.Option(min=0.1, max=3600, help="clock step [s] "
+                                               "(default: the scenario's)")] = None,
+    report: Annotated[float | None, typer.Option(min=0.1, max=86400, help="reporting "
+                                                 "interval of the counters [s]")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run folder")] = None,
+    seed: Annotated[int | None, typer.Option(help="random stream (default: the scenario's "
+                                             "seed)")] = None,
+    snapshots: Annotated[int, typer.Option(min=0, max=50, help="serving-map snapshots")] = 3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run the twin's network in time — users move, sessions arrive, the scheduler shares PRBs,
+    users hand over — and write per-cell counters, group KPIs, a KPI-over-time plot, handover
+    statistics and serving-map snapshots to a run folder."""
+    from twinnet.errors import InputError
+    from twinnet.report import write_simulation_folder
+    from twinnet.scenario import Simulation, load_scenario
+    from twinnet.twin import DigitalTwin
+    from twinnet.twin.simulate import NetworkSimulation
+
+    sc = load_scenario(scenario)
+    cfg = sc.simulation or Simulation()
+    upd = {k: v for k, v in (("step_s", step), ("report_s", report)) if v is not None}
+    if upd:
+        data = {**cfg.model_dump(), **upd}
+        if "step_s" in upd and "report_s" not in upd:
+            data["report_s"] = max(upd["step_s"], round(cfg.report_s / upd["step_s"])
+                                   * upd["step_s"])
+        try:
+            cfg = Simulation(**data)
+        except ValueError as exc:
+            raise InputError("--step/--report", upd, str(exc).splitlines()[-1]) from None
+    duration = hours * 3600.0
+    if duration < cfg.report_s:
+        raise InputError("--hours", hours, f"at least one reporting interval "
+                                           f"({cfg.report_s:g} s)")
+    folder = out_dir or _default_run_dir(f"simulate-{sc.name}")
+    sim = NetworkSimulation(DigitalTwin(sc), cfg, seed=seed)
+    with _progress() as prog:
+        task = prog.add_task(f"simulating {sc.name}", total=round(duration))
+
+        def tick(done: float, _total: float) -> None:
+            prog.update(task, completed=round(done))
+
+        result = sim.run(duration, progress=tick, snapshots=snapshots)
+    summary = write_simulation_folder(sim, result, folder, sc.name)
+    summary["run_folder"] = str(folder)
+    if as_json:
+        _print_json(summary)
+        return
+    ho = summary["handovers"]
+    t = Table(title=f"{sc.name}: {hours:g} h at {cfg.step_s:g} s steps "
+                    f"({summary['speedup']:.0f}× real time)")
+    t.add_column("counter")
+    t.add_column("value", justify="right")
+    for k in ("peak_prb_utilization", "mean_prb_utilization", "mean_cell_throughput_mbps"):
+        t.add_row(k, f"{summary[k]:.3f}")
+    for k, v in ho.items():
+        t.add_row(k, "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)))
+    out.print(t)
+    out.print(f"run folder: {folder}")
+
+
+@app.command()
 def scenarios() -> None:
     """List the built-in scenarios."""
     from twinnet.scenario import builtin_scenarios, load_scenario

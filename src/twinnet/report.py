@@ -1,4 +1,5 @@
-"""Run folders: Parquet tables, KPI JSON, PNG maps and a short Markdown report."""
+"""Run folders: Parquet tables, KPI JSON, PNG maps and a short Markdown report (snapshots and
+simulations in time)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from matplotlib.patches import Wedge
 
 from twinnet.twin import DigitalTwin, Evaluation
 
-__all__ = ["plot_calibration_cdf", "write_run_folder"]
+__all__ = ["plot_calibration_cdf", "plot_kpis_over_time", "plot_serving_snapshot",
+           "write_run_folder", "write_simulation_folder"]
 
 
 def _sites(ax: Any, twin: DigitalTwin) -> None:
@@ -186,3 +188,87 @@ def plot_calibration_cdf(result: dict[str, Any], path: Path,
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------- the network in time
+def plot_kpis_over_time(result: Any, path: Path, title: str = "") -> None:
+    """Network KPIs per reporting interval: PRB utilisation (peak and mean over cells), carried
+    traffic, and mobility events (handovers, ping-pongs, radio link failures)."""
+    net = result.network
+    t = (pd.to_datetime(net["ts"]) - pd.to_datetime(net["ts"]).iloc[0]).dt.total_seconds() / 3600
+    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    ax = axes[0]
+    ax.plot(t, net["peak_prb_util_dl"], label="peak cell")
+    ax.plot(t, net["mean_prb_util_dl"], label="mean over cells")
+    ax.set_ylabel("DL PRB utilisation")
+    ax.set_ylim(0, 1.05)
+    ax.legend(loc="upper left")
+    axes[1].plot(t, net["thr_dl_mbps"], color="tab:green")
+    axes[1].set_ylabel("carried DL traffic [Mbit/s]")
+    ax = axes[2]
+    for col, lab in (("ho_attempts", "handovers"), ("ping_pong", "ping-pongs"),
+                     ("rlf", "radio link failures"), ("drops", "drops")):
+        ax.plot(t, net[col], label=lab)
+    ax.set_ylabel("events per interval")
+    ax.set_xlabel("time [h]")
+    ax.legend(loc="upper left")
+    if title:
+        axes[0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_serving_snapshot(twin: DigitalTwin, snap: dict[str, Any], path: Path) -> None:
+    """Users coloured by serving cell at one instant (grey: out of service); inactive cells
+    drawn as hollow markers."""
+    fig, ax = plt.subplots(figsize=(7, 6))
+    pres = snap["present"]
+    srv = snap["serving"]
+    ok = pres & (srv >= 0)
+    cmap = plt.get_cmap("tab20")
+    ax.scatter(snap["x_m"][ok], snap["y_m"][ok], s=3, c=cmap((srv[ok] % 20) / 19.0))
+    out = pres & (srv < 0)
+    if out.any():
+        ax.scatter(snap["x_m"][out], snap["y_m"][out], s=6, c="0.5", marker="x",
+                   label="out of service")
+        ax.legend(loc="upper right")
+    _sites(ax, twin)
+    _finish(fig, ax, f"Serving cell per user, {snap['label']}", path)
+
+
+def write_simulation_folder(sim: Any, result: Any, out: Path, scenario: str) -> dict[str, Any]:
+    """Write a simulation's time series and pictures: ``cells.parquet`` (counters per cell and
+    interval), ``groups.parquet``, ``network.parquet``, ``kpis_over_time.png``, serving-map
+    snapshots, ``summary.json`` and ``report.md``; returns the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    result.cells.to_parquet(out / "cells.parquet")
+    result.groups.to_parquet(out / "groups.parquet")
+    result.network.to_parquet(out / "network.parquet")
+    plot_kpis_over_time(result, out / "kpis_over_time.png", f"{scenario}: the network in time")
+    maps = []
+    for i, snap in enumerate(result.snapshots):
+        name = f"serving_t{i}.png"
+        plot_serving_snapshot(sim.twin, snap, out / name)
+        maps.append(name)
+    summary = {"scenario": scenario, **result.to_dict(), "files": sorted(
+        ["cells.parquet", "groups.parquet", "network.parquet", "kpis_over_time.png", *maps])}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    ho = summary["handovers"]
+    lines = [f"# {scenario}: {result.simulated_s / 3600:g} h at "
+             f"{sim.config.step_s:g} s steps", "",
+             f"{result.steps} steps in {result.wall_s:.1f} s ({result.speedup():.0f}× real "
+             "time).", "", "## Handovers", "", "| counter | value |", "|---|---|"]
+    for k, v in ho.items():
+        lines.append(f"| {k} | {v if not isinstance(v, float) else round(v, 4)} |")
+    lines += ["", "## Per group (mean over intervals)", "",
+              "| group | users | DL throughput per user [Mbit/s] | out of service | late "
+              "packets |", "|---|---|---|---|---|"]
+    for name, g in result.groups.groupby("group", sort=False):
+        late = g["packets_late"].sum() / g["packets"].sum() if g["packets"].sum() else None
+        lines.append(f"| {name} | {g['users'].mean():.0f} | {g['thr_per_user_mbps'].mean():.3f}"
+                     f" | {100 * g['out_of_service'].mean():.2f} % | "
+                     f"{'—' if late is None else f'{100 * late:.2f} %'} |")
+    lines += ["", "![KPIs over time](kpis_over_time.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    return summary

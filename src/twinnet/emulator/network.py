@@ -29,11 +29,14 @@ from numpy.typing import NDArray
 
 from twinnet.actions import ActionPlan, _Action
 from twinnet.datasets import milan
+from twinnet.emulator.events import TruthEvents, crowd_positions
 from twinnet.emulator.truth import AreaLoss, GroundTruth, LossArea
 from twinnet.errors import InputError
 from twinnet.network.topology import Network
-from twinnet.scenario import Scenario, load_scenario
+from twinnet.network.users import UserSet
+from twinnet.scenario import Crowd, Scenario, Simulation, load_scenario
 from twinnet.store.telemetry import Telemetry
+from twinnet.twin.simulate import NetworkSimulation
 from twinnet.twin.twin import DigitalTwin
 
 __all__ = ["NetworkEmulator"]
@@ -49,15 +52,36 @@ class NetworkEmulator:
     """
 
     def __init__(self, scenario: str | Scenario, truth: GroundTruth | None = None,
-                 start: Any = milan.SERIES_T0, interval_s: int = 600,
-                 reports_per_interval: int = 300, milan_dir: str | Path | None = None):
+                 start: Any = None, interval_s: int | None = None,
+                 reports_per_interval: int | None = None, milan_dir: str | Path | None = None):
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        if interval_s < 60 or interval_s % 60:
-            raise InputError("interval_s", interval_s, "a whole number of minutes ≥ 60 s")
+        self.scenario = sc
+        cfg = sc.simulation
+        if cfg is not None:  # a living network: the clock and reports of its [simulation]
+            upd: dict[str, Any] = {}
+            if interval_s is not None:
+                upd["report_s"] = float(interval_s)
+            if start is not None:
+                upd["start"] = pd.Timestamp(start).isoformat()
+            if upd:
+                cfg = Simulation(**{**cfg.model_dump(), **upd})
+            self.sim_cfg: Simulation | None = cfg
+            interval_s = round(cfg.report_s)
+            start = cfg.start
+            if reports_per_interval is None:
+                reports_per_interval = cfg.reports_per_interval
+        else:
+            self.sim_cfg = None
+            interval_s = 600 if interval_s is None else interval_s
+            if interval_s < 60 or interval_s % 60:
+                raise InputError("interval_s", interval_s, "a whole number of minutes ≥ 60 s")
+            start = milan.SERIES_T0 if start is None else start
         self.truth_cfg = truth if truth is not None else sc.truth
         self.interval_s = int(interval_s)
-        self.reports_per_interval = int(reports_per_interval)
+        self.reports_per_interval = 300 if reports_per_interval is None else int(
+            reports_per_interval)
         self.clock = pd.Timestamp(start)
+        self.start = self.clock
         self._rng = np.random.default_rng(self.truth_cfg.seed)
         self.twin = DigitalTwin(sc)  # the hidden truth, evaluated like a twin
         #: the configuration as the operator's records have it (what V2P commands change)
@@ -66,10 +90,15 @@ class NetworkEmulator:
         g = self.truth_cfg
         self.tilt_error_deg = np.clip(self._rng.normal(0.0, g.tilt_error_std_deg, n), -6.0, 6.0)
         self.gain_error_db = np.clip(self._rng.normal(0.0, g.gain_error_std_db, n), -6.0, 6.0)
+        #: what the truth events do to each cell now (outages, tilt faults, PA losses)
+        self.event_off = np.zeros(n, dtype=np.int64)
+        self.event_tilt_deg = np.zeros(n)
+        self.event_loss_db = np.zeros(n)
+        self.sim: NetworkSimulation | None = None
         self.areas = g.areas if g.areas is not None else self._random_areas()
         self.area_loss = AreaLoss(self.areas)
         self.twin.link_adjustment = self.area_loss
-        self._sync_truth()
+        self.sync_truth()
         self._series: NDArray[np.float64] | None = None
         self._zone: NDArray[np.int64] | None = None
         if g.demand == "milan":
@@ -79,6 +108,44 @@ class NetworkEmulator:
             self._series_step_s = int((s.index[1] - s.index[0]).total_seconds())
             self._zone = self._user_zones()
             self._series_ref = float(s.mean(axis=1).max())
+        if self.sim_cfg is not None:
+            self._start_simulation(sc, self.sim_cfg)
+
+    def _start_simulation(self, sc: Scenario, cfg: Simulation) -> None:
+        """The truth in time: crowd users added (absent until their event), the events hook,
+        and the simulation over the truth twin."""
+        crowd_users: dict[int, NDArray[np.int64]] = {}
+        extra = []
+        base_n = self.twin.users.n
+        for i, e in enumerate(sc.events):
+            if isinstance(e, Crowd):
+                x, y = crowd_positions(e, np.random.default_rng([self.truth_cfg.seed, 31, i]))
+                m = e.users
+                users = UserSet(x, y, np.full(m, sc.users.outdoor_height_m),
+                                np.zeros(m, dtype=bool), np.zeros(m), np.zeros(m, dtype=bool),
+                                np.zeros(m), np.full(m, sc.demand.per_user_mbps))
+                crowd_users[i] = self.twin.add_users(users)
+                extra.append((crowd_users[i], e.traffic))
+        present = np.ones(self.twin.users.n, dtype=bool)
+        present[base_n:] = False
+        self.events = TruthEvents(self, list(sc.events), crowd_users)
+        self.sim = NetworkSimulation(self.twin, cfg, seed=self.truth_cfg.seed, present=present,
+                                     demand_scale=self._sim_demand, hooks=[self.events],
+                                     extra_traffic=extra)
+        self._base_users = base_n
+
+    def _sim_demand(self, t_s: float) -> NDArray[np.float64]:
+        """Per-user scale of session arrivals at simulation time ``t_s`` (the truth's demand
+        model; crowd users at their configured rate)."""
+        n = self.twin.users.n
+        base = self.demand_multiplier(self.start + pd.Timedelta(seconds=t_s))
+        out = np.ones(n)
+        out[: len(base)] = base[: n]
+        return out
+
+    def sim_time_s(self) -> float:
+        """Seconds since the simulation's start (0 in snapshot mode)."""
+        return 0.0 if self.sim is None else self.sim.t_s
 
     # ------------------------------------------------------------------ ground truth
     def _random_areas(self) -> list[LossArea]:
@@ -91,11 +158,21 @@ class NetworkEmulator:
                          kind=str(self._rng.choice(["building", "foliage"])))
                 for i in idx]
 
-    def _sync_truth(self) -> None:
+    def sync_truth(self) -> None:
+        """Rebuild the true network: the recorded configuration, the hidden errors, and what
+        the truth events do now (outages, tilt faults, PA degradation)."""
         net = self.recorded.copy()
+        n = len(self.event_off)
         net.cell_elec_tilt_deg = net.cell_elec_tilt_deg + self.tilt_error_deg
         net.cell_tx_power_dbm = net.cell_tx_power_dbm + self.gain_error_db
+        if self.event_off.any() or self.event_tilt_deg.any() or self.event_loss_db.any():
+            net.cell_elec_tilt_deg[:n] = net.cell_elec_tilt_deg[:n] + self.event_tilt_deg
+            net.cell_tx_power_dbm[:n] = net.cell_tx_power_dbm[:n] - self.event_loss_db
+            net.cell_active[:n] = net.cell_active[:n] & (self.event_off == 0)
         self.twin.network = net
+        if getattr(self, "sim", None) is not None:
+            assert self.sim is not None
+            self.sim.set_network(net)
 
     def _user_zones(self) -> NDArray[np.int64]:
         """Zone 0…24 of each user: 5×5 partition of the users' bounding box, row-major from the
@@ -131,11 +208,13 @@ class NetworkEmulator:
             self.tilt_error_deg = np.append(self.tilt_error_deg, np.zeros(extra))
             self.gain_error_db = np.append(self.gain_error_db, np.zeros(extra))
         self.recorded = trial
-        self._sync_truth()
+        self.sync_truth()
 
     # ------------------------------------------------------------------ P2V
     def step(self) -> Telemetry:
         """Run one reporting interval and return its telemetry; the clock advances."""
+        if self.sim is not None:
+            return self._live_step()
         ts = self.clock
         twin = self.twin
         twin.demand_multiplier = self.demand_multiplier(ts)
@@ -145,6 +224,30 @@ class NetworkEmulator:
         self.last_kpis = dict(ev.kpis)
         self.clock = ts + pd.Timedelta(seconds=self.interval_s)
         return Telemetry(ts, kpis, reports)
+
+    def _live_step(self) -> Telemetry:
+        """One reporting interval of the living network: the simulation's steps, its counters
+        (PRB utilisation with the counters' noise), measurement reports at the interval's end,
+        and the alarms and truth entries of the interval."""
+        sim = self.sim
+        assert sim is not None and self.sim_cfg is not None
+        ts = self.clock
+        for _ in range(self.sim_cfg.steps_per_report):
+            sim.step()
+        cells = sim.last_interval
+        assert cells is not None
+        net = sim.twin.network
+        noise = self._rng.normal(0.0, self.truth_cfg.kpi_noise, len(cells))
+        kpis = cells.drop(columns=["interval"]).assign(ts=ts)
+        kpis["prb_util_dl"] = np.where(net.cell_active,
+                                       np.clip(kpis["prb_util_dl"] + noise, 0.0, 1.0), 0.0)
+        end = ts + pd.Timedelta(seconds=self.interval_s)
+        reports = sim.measurement_reports(end, self.reports_per_interval, self._rng,
+                                          self.truth_cfg.measurement_noise_db)
+        alarms, truth = self.events.drain()
+        self.last_kpis = dict(sim.last_kpis)
+        self.clock = end
+        return Telemetry(ts, kpis, reports, alarms=alarms, truth=truth)
 
     def _kpis(self, ts: pd.Timestamp, ev: Any) -> pd.DataFrame:
         c = ev.load

@@ -82,8 +82,9 @@ class ContextStore:
         if not read_only:
             for ddl in DDL:
                 self.con.execute(ddl)
-            self.con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO "
-                             "NOTHING", [str(SCHEMA_VERSION)])
+            # the DDL brings an older file up to date (new columns are added): say so
+            self.con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) "
+                             "DO UPDATE SET value = excluded.value", [str(SCHEMA_VERSION)])
 
     # ------------------------------------------------------------------ basics
     def close(self) -> None:

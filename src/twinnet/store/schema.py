@@ -13,9 +13,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DDL", "INGEST_TABLES", "SCHEMA_VERSION", "FieldSpec", "TableSpec"]
+__all__ = ["COUNTER_COLUMNS", "CQI_COLUMNS", "DDL", "INGEST_TABLES", "SCHEMA_VERSION", "FieldSpec",
+           "TableSpec"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Counters of a time-stepped network per cell and reporting interval (an OSS's performance
+#: counters), added to ``cell_kpis`` in schema version 2: (column, SQL type, kind, lo, hi).
+CQI_COLUMNS = tuple(f"cqi_{i:02d}" for i in range(16))
+COUNTER_COLUMNS: tuple[tuple[str, str, str, float, float], ...] = (
+    ("users_connected", "DOUBLE", "float", 0.0, 1e7),
+    ("volume_dl_mbit", "DOUBLE", "float", 0.0, 1e12),
+    ("volume_ul_mbit", "DOUBLE", "float", 0.0, 1e12),
+    ("ho_attempts", "BIGINT", "int", 0, 1e12),
+    ("ho_successes", "BIGINT", "int", 0, 1e12),
+    ("ho_failures", "BIGINT", "int", 0, 1e12),
+    ("ping_pong", "BIGINT", "int", 0, 1e12),
+    ("too_early", "BIGINT", "int", 0, 1e12),
+    ("too_late", "BIGINT", "int", 0, 1e12),
+    ("wrong_cell", "BIGINT", "int", 0, 1e12),
+    ("rlf", "BIGINT", "int", 0, 1e12),
+    ("drops", "BIGINT", "int", 0, 1e12),
+    ("reestablishments", "BIGINT", "int", 0, 1e12),
+    ("packets_dl", "BIGINT", "int", 0, 1e15),
+    ("packets_late", "BIGINT", "int", 0, 1e15),
+    ("cqi_mean", "DOUBLE", "float", 0.0, 15.0),
+    *((c, "BIGINT", "int", 0, 1e15) for c in CQI_COLUMNS),
+)
 
 DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -39,6 +63,8 @@ DDL: tuple[str, ...] = (
         thr_dl_max_mbps DOUBLE, thr_ul_max_mbps DOUBLE, users_dl DOUBLE, users_ul DOUBLE,
         users_max_dl DOUBLE, users_max_ul DOUBLE, users_max DOUBLE, unusual BOOLEAN,
         source VARCHAR, ingest_id VARCHAR)""",
+    *(f"ALTER TABLE cell_kpis ADD COLUMN IF NOT EXISTS {name} {sql}"
+      for name, sql, *_ in COUNTER_COLUMNS),
     """CREATE TABLE IF NOT EXISTS ue_reports (
         row_key VARCHAR PRIMARY KEY, ts TIMESTAMP NOT NULL, ue_id VARCHAR NOT NULL,
         x_m DOUBLE, y_m DOUBLE, cell_id VARCHAR NOT NULL, serving BOOLEAN,
@@ -125,6 +151,8 @@ INGEST_TABLES: dict[str, TableSpec] = {
             FieldSpec("users_max_ul", "float", 0.0, 1e5, required=False),
             FieldSpec("users_max", "float", 0.0, 1e5, required=False),
             FieldSpec("unusual", "bool", required=False),
+            *(FieldSpec(name, kind, lo, hi, required=False)
+              for name, _, kind, lo, hi in COUNTER_COLUMNS),
         ),
         cell_fields=("cell_id",),
         natural_key=("ts", "cell_id"),

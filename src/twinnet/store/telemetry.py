@@ -12,8 +12,12 @@ __all__ = ["Telemetry"]
 
 @dataclass
 class Telemetry:
-    """One reporting interval: cell KPI counters and UE measurement reports."""
+    """One reporting interval: cell KPI counters and UE measurement reports; a living network
+    also reports the alarms it raised (``ts, kind, cell_id, severity, message``) and, for
+    scoring only, the truth of what happened (``ts, kind, cell_id, message, payload``)."""
 
     ts: pd.Timestamp
     kpis: pd.DataFrame
     reports: pd.DataFrame
+    alarms: pd.DataFrame | None = None
+    truth: pd.DataFrame | None = None

@@ -112,6 +112,18 @@ class TwinSync:
             r = self.store.append(table, df, self.source)
             s.accepted[table] = r["accepted"]
             s.quarantined[table] = r["quarantined"]
+        # alarms as the network raised them; the truth is kept for scoring (kind "truth":
+        # no engine reads it)
+        for df in (telemetry.alarms, telemetry.truth):
+            if df is None:
+                continue
+            for row in df.to_dict("records"):
+                self.store.log_event(str(row["kind"]), str(row["message"]),
+                                     cell_id=row.get("cell_id"),
+                                     severity=str(row.get("severity") or "info"),
+                                     payload=row.get("payload") or {"source": self.source},
+                                     ts=row["ts"])
+            s.accepted["events"] = s.accepted.get("events", 0) + len(df)
         return s
 
     def pull_topology(self) -> list[dict[str, Any]]:

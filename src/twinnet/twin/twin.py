@@ -12,7 +12,8 @@ parameter they depend on (tilt, bearing) changes — what-if analysis forks twin
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from twinnet.errors import InputError
 from twinnet.network.topology import Network, build_network
 from twinnet.network.users import UserSet, drop_users
 from twinnet.policy.kpis import network_kpis
@@ -35,6 +37,7 @@ from twinnet.radio.pathloss import _SF_STD_DB
 from twinnet.scenario import Scenario, load_scenario
 from twinnet.traffic.demand import diurnal_profile
 from twinnet.traffic.load import LoadResult, solve_load
+from twinnet.twin.simulate import NetworkSimulation
 from twinnet.twin.whatif import what_if
 
 __all__ = ["CORRELATION_DISTANCES_M", "DigitalTwin", "Evaluation", "LinkAdjustment",
@@ -190,12 +193,51 @@ class DigitalTwin:
         self.link_adjustment: LinkAdjustment | None = None
         #: per-user demand multiplier ``[U]`` (the L2 engine's calibrated/forecast demand)
         self.demand_multiplier: NDArray[np.float64] | None = None
+        #: identifies the users' positions (cached link gains are keyed by it)
+        self._positions = "dropped"
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_scenario(cls, name_or_path: str | Scenario, **kwargs: Any) -> DigitalTwin:
         sc = name_or_path if isinstance(name_or_path, Scenario) else load_scenario(name_or_path)
         return cls(sc, **kwargs)
+
+    def move_users(self, x_m: NDArray[np.float64], y_m: NDArray[np.float64],
+                   candidates: bool = True) -> None:
+        """Place the users at new positions ``[U]`` [m] (mobility): link gains follow on the
+        next evaluation. ``candidates=False`` keeps each user's candidate sites (large networks
+        prune links to the nearest sites; a user that moved a few metres keeps them)."""
+        n = self.users.n
+        x = np.ascontiguousarray(x_m, dtype=np.float64)
+        y = np.ascontiguousarray(y_m, dtype=np.float64)
+        if x.shape != (n,) or y.shape != (n,):
+            raise InputError("x_m/y_m", (x.shape, y.shape), f"two arrays of the {n} users")
+        self.users = replace(self.users, x_m=x, y_m=y)
+        self._positions = uuid.uuid4().hex
+        self._last_gain_state = None  # incremental gains assume the users did not move
+        if candidates:
+            self._cand = None
+
+    def add_users(self, extra: UserSet) -> NDArray[np.int64]:
+        """Append users (e.g. a crowd that will gather) and return their indices. The
+        spatial fields are unchanged, so the existing users' links stay as they were."""
+        old = self.users
+        self.users = UserSet(**{k: np.concatenate([getattr(old, k), getattr(extra, k)])
+                                for k in old.__dataclass_fields__})
+        if self.demand_multiplier is not None:
+            self.demand_multiplier = np.concatenate([self.demand_multiplier,
+                                                     np.ones(extra.n)])
+        self._positions = uuid.uuid4().hex
+        self._last_gain_state = None
+        self._cand = None
+        return np.arange(old.n, self.users.n, dtype=np.int64)
+
+    def simulate(self, duration_s: float, config: Any = None, **kwargs: Any) -> Any:
+        """Run the twin's own models forward in time from its current state (mobility,
+        sessions, scheduler, handover) for ``duration_s`` and return the
+        :class:`~twinnet.twin.simulate.SimulationResult`; the twin itself is not changed.
+        ``config``: a :class:`~twinnet.scenario.Simulation` (default: the scenario's)."""
+        return NetworkSimulation(self, config, **kwargs).run(duration_s)
 
     def copy(self) -> DigitalTwin:
         """A fork sharing users, fields and the gain cache, with its own cell parameters.
@@ -233,6 +275,7 @@ class DigitalTwin:
             h.update(np.ascontiguousarray(a).tobytes())
         if self.link_adjustment is not None:
             h.update(self.link_adjustment.token.encode())
+        h.update(self._positions.encode())
         return h.hexdigest()
 
     def _antenna_args(self) -> tuple[int, float, float, float, float, float, float]:
