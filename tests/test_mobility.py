@@ -229,7 +229,7 @@ def test_only_the_group_moves() -> None:
 # ============================================================================ vehicles
 def test_cars_are_snapped_to_the_nearest_road_point() -> None:
     bounds = (0.0, 0.0, 950.0, 950.0)  # roads at 0, 200, …, 800 (the grid stops at 800)
-    x = np.array([130.0, 1500.0, 900.0, 599.0, -30.0])
+    x = np.array([130.0, 1500.0, 900.0, 599.5, -30.0])
     y = np.array([410.0, 50.0, 330.0, 601.0, -40.0])
     model = make_mobility(Mobility(model="vehicles", road_spacing_m=200.0), np.arange(5), x,
                           y, np.zeros(5, dtype=bool), bounds, np.random.default_rng(0))
@@ -237,7 +237,7 @@ def test_cars_are_snapped_to_the_nearest_road_point() -> None:
     # (130, 410): road y = 400 is 10 m away, road x = 200 is 70 m away
     # (1500, 50): east of the grid; nearest road point on x = 800
     # (900, 330): in the strip beyond the last road; onto x = 800
-    # (599, 601): 1 m from both x = 600 and y = 600: onto x = 600 (ties go to the x road)
+    # (599.5, 601): road x = 600 is 0.5 m away, road y = 600 is 1 m away
     # (-30, -40): south-west of the grid: the corner
     np.testing.assert_allclose(x, [130.0, 800.0, 800.0, 600.0, 0.0], atol=1e-9)
     np.testing.assert_allclose(y, [400.0, 50.0, 330.0, 601.0, 0.0], atol=1e-9)

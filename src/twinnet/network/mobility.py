@@ -9,25 +9,28 @@ Four models, configured by :class:`twinnet.scenario.Mobility`:
   a straight line at a speed drawn per leg, uniform in ``speed_mps``, to a waypoint drawn
   uniformly in the network area, pauses a time drawn uniformly in ``pause_s`` and starts the
   next leg. Indoor users draw their waypoints uniformly in the disc of ``indoor_radius_m``
-  around where they were dropped (their building), so they never leave it. Every user starts
-  its first leg at t = 0 from where it was dropped. As Yoon, Liu & Noble show ("Random Waypoint
-  Considered Harmful", INFOCOM 2003), a speed range that reaches 0 m/s makes the mean leg time
-  diverge: users with a speed drawn close to 0 crawl for a very long time.
-* **vehicles** — the Manhattan grid model (ETSI TR 101 112, "Selection procedures for the
-  choice of radio transmission technologies of the UMTS", Annex B, vehicular environment; as
-  used in Bai, Sadagopan & Helmy, "IMPORTANT: A framework to systematically analyze the Impact
-  of Mobility on Performance of RouTing protocols for Adhoc NeTworks", INFOCOM 2003): roads run
-  along ``x = x₀ + k·s`` and ``y = y₀ + k·s`` with ``s = road_spacing_m``, anchored at the
-  lower-left corner ``(x₀, y₀)`` of the network area, as far as the area reaches. At t = 0 every
-  car is snapped to the nearest road point and heads either way along its road; it drives at a
-  speed drawn per car, uniform in ``speed_mps``, and at each intersection goes straight, turns
-  left or turns right with equal probability among the roads that exist there (no U-turn; at
-  the grid's edge a road that would leave the area is not a choice, so the car turns back onto
-  the grid; a U-turn happens only at the dead end of a grid that is a single road).
+  around where they were dropped (their building; clipped to the area where the disc crosses
+  its edge), so they never leave it. Every user starts its first leg at t = 0 from where it
+  was dropped. As Yoon, Liu & Noble show ("Random Waypoint Considered Harmful", INFOCOM 2003),
+  a speed range that reaches 0 m/s makes the mean leg time diverge: users with a speed drawn
+  close to 0 crawl for a very long time.
+* **vehicles** — a Manhattan grid model (as in Bai, Sadagopan & Helmy, "IMPORTANT: A
+  framework to systematically analyze the Impact of Mobility on Performance of RouTing
+  protocols for Adhoc NeTworks", INFOCOM 2003, and the urban test environment of ETSI
+  TR 101 112, "Selection procedures for the choice of radio transmission technologies of the
+  UMTS", Annex B, which go straight on with probability 1/2; here the three choices are
+  equally likely): roads run along ``x = x₀ + k·s`` and ``y = y₀ + k·s`` with
+  ``s = road_spacing_m``, anchored at the lower-left corner ``(x₀, y₀)`` of the network area,
+  as far as the area reaches. At t = 0 every car is snapped to the nearest road point and
+  heads either way along its road; it drives at a speed drawn per car, uniform in
+  ``speed_mps``, and at each intersection goes straight, turns left or turns right with equal
+  probability among the roads that exist there (no U-turn; at the grid's edge a road that
+  would leave the area is not a choice, so the car turns back onto the grid; a U-turn happens
+  only at the dead end of a grid that is a single road).
 * **trajectory** — positions read from a file and linearly interpolated in time: a CSV with
   columns ``user, t_s, x_m, y_m`` (the k-th distinct ``user`` id, in order of first
-  appearance, drives the group's k-th user) or a GPX 1.1 file ("GPX: the GPS Exchange Format",
-  Topografix), where each ``<trk>`` is one user and its ``<trkpt lat lon><time>`` points are
+  appearance, drives the group's k-th user) or a GPX 1.1 file (Topografix, "GPX: the GPS
+  Exchange Format"), where each ``<trk>`` is one user and its ``<trkpt lat lon><time>`` points are
   projected to metres by the equirectangular projection about the mean of all the file's points
   (``x = R·Δλ·cos φ₀``, ``y = R·Δφ``, R the mean Earth radius), times counted from the file's
   earliest point. Before its first point a user stands at the first point, after its last at
