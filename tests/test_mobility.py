@@ -505,3 +505,15 @@ def test_bad_arguments_name_the_field() -> None:
     model = make_mobility(walk, np.arange(10), x, y, indoor, (0, 0, 100, 100), rng)
     with pytest.raises(InputError, match=r"dt_s = -1\.0"):
         model.advance(x, y, 0.0, -1.0)
+
+
+def test_an_empty_group_is_fine() -> None:
+    x, y, indoor = _drop(10, (0, 0, 500, 500))
+    x0 = x.copy()
+    empty = np.zeros(0, dtype=np.int64)
+    for cfg in (Mobility(), Mobility(model="random_waypoint"), Mobility(model="vehicles"),
+                Mobility(model="trajectory", path=str(GPX))):
+        model = make_mobility(cfg, empty, x, y, indoor, (0, 0, 500, 500),
+                              np.random.default_rng(0))
+        model.advance(x, y, 0.0, 60.0)
+        np.testing.assert_array_equal(x, x0)
