@@ -1,10 +1,27 @@
 """L2 traffic and load: demand over the day, PRB load and served throughput.
 
 Forecasting the traffic from measurements is an AI engine (:mod:`twinnet.engines`); this layer
-holds the model the twin evaluates: :func:`diurnal_profile` and :func:`solve_load`.
+holds the model the twin evaluates: :func:`diurnal_profile` and :func:`solve_load` for a
+snapshot, and for the network in time the session traffic of each user group
+(:func:`make_traffic`), the per-user queues with per-packet delays (:class:`Queues`) and the
+proportional-fair scheduler (:class:`ProportionalFair`).
 """
 
 from twinnet.traffic.demand import diurnal_profile
 from twinnet.traffic.load import LoadResult, solve_load
+from twinnet.traffic.queues import Queues, ServiceStats
+from twinnet.traffic.scheduler import ProportionalFair, Schedule
+from twinnet.traffic.sessions import Arrivals, TrafficSource, make_traffic
 
-__all__ = ["LoadResult", "diurnal_profile", "solve_load"]
+__all__ = [
+    "Arrivals",
+    "LoadResult",
+    "ProportionalFair",
+    "Queues",
+    "Schedule",
+    "ServiceStats",
+    "TrafficSource",
+    "diurnal_profile",
+    "make_traffic",
+    "solve_load",
+]
