@@ -119,15 +119,27 @@ def _sum_clipped(c0: float, slope: float, m: int) -> float:
 
 
 @njit(cache=True)
-def _serve_periodic(idx, served, rate, dt, n_new, phase, size_new, period, budget,
-                    backlog0, backlog, pending, head_age, missed_pending, pkt_bits,
-                    out_delivered, out_packets, out_missed, out_delay):
-    """One step of the periodic-flow users ``idx`` (closed forms of the module docstring):
-    reads the backlog at the step start from ``backlog0``, writes the new one to ``backlog``,
-    updates the other queue state in place and resets the step's arrivals ``n_new`` /
-    ``phase``."""
-    for i in range(idx.size):
-        u = idx[i]
+def _serve(periodic, full, served, rate, has_rate, dt, arrived, n_new, phase, size_new, period,
+           budget, backlog, pending, head_age, missed_pending, pkt_bits,
+           out_delivered, out_packets, out_missed, out_delay):
+    """One step of every user's queue: the bits of all users, and the packets of periodic-flow
+    users by the closed forms of the module docstring. Updates the queue state in place, writes
+    the ``out_*`` arrays and resets the step's arrivals (``arrived``, ``n_new``, ``phase``)."""
+    for u in range(served.size):
+        total = backlog[u] + arrived[u]
+        q = min(max(served[u], 0.0), total)
+        out_delivered[u] = q
+        out_packets[u] = 0
+        out_missed[u] = 0
+        out_delay[u] = 0.0
+        arrived[u] = 0.0
+        if full[u]:
+            backlog[u] = np.inf
+            continue
+        if not periodic[u]:
+            backlog[u] = max(total - q, 0.0)
+            continue
+
         n = n_new[u]
         phi = phase[u]
         T = period[u]
@@ -135,12 +147,14 @@ def _serve_periodic(idx, served, rate, dt, n_new, phase, size_new, period, budge
         n0 = pending[u]
         s0 = pkt_bits[u]
         s = size_new[u] if n > 0 else s0
-        b0 = backlog0[u] if n0 > 0 else 0.0
+        b0 = backlog[u] if n0 > 0 else 0.0
         a_head = -head_age[u]
         nm = missed_pending[u]
         total = b0 + n * s
-        q = min(max(served[u], 0.0), total)
-        r = max(rate[u], q / dt)
+        q = min(q, total)
+        r = max(rate[u], q / dt) if has_rate else q / dt
+        n_new[u] = 0
+        phase[u] = np.inf
 
         m_old = 0
         m_new = 0
@@ -194,8 +208,6 @@ def _serve_periodic(idx, served, rate, dt, n_new, phase, size_new, period, budge
         out_packets[u] = m_old + m_new
         out_missed[u] = miss
         out_delay[u] = delay
-        n_new[u] = 0
-        phase[u] = np.inf
 
 
 class Queues:
@@ -215,12 +227,12 @@ class Queues:
         self.head_age_s = np.zeros(n_users)
         self._full = np.zeros(n_users, dtype=bool)
         self._periodic = np.zeros(n_users, dtype=bool)
-        self._periodic_idx = np.zeros(0, dtype=np.int64)
         self._period = np.ones(n_users)
         self._budget = np.full(n_users, np.inf)
         self._missed_pending = np.zeros(n_users, dtype=np.int64)
         self._pkt_bits = np.zeros(n_users)
-        # this step's periodic arrivals (reset by the kernel after use)
+        # this step's arrivals (reset by the kernel after use)
+        self._arrived = np.zeros(n_users)
         self._n_new = np.zeros(n_users, dtype=np.int64)
         self._phase = np.full(n_users, np.inf)
         self._size_new = np.zeros(n_users)
@@ -244,9 +256,7 @@ class Queues:
         assert a.period_s is not None
         self._period[a.users] = a.period_s
         self._budget[a.users] = np.inf if a.budget_s is None else a.budget_s
-        if not self._periodic[a.users].all():
-            self._periodic[a.users] = True
-            self._periodic_idx = np.flatnonzero(self._periodic)
+        self._periodic[a.users] = True
 
     def serve(self, arrivals: Sequence[Arrivals], served_bits: NDArray[np.float64],
               dt_s: float, rate_bps: NDArray[np.float64] | None = None) -> ServiceStats:
@@ -264,15 +274,14 @@ class Queues:
         if not (dt_s > 0 and np.isfinite(dt_s)):
             raise InputError("dt_s", dt_s, "a positive, finite step [s]")
         if rate_bps is None:
-            rate = served / dt_s
+            rate = served  # unused: served / dt
         else:
             rate = np.asarray(rate_bps, dtype=np.float64)
             if rate.shape != (n,):
                 raise InputError("rate_bps", rate.shape, f"shape ({n},), one per user")
 
-        arrived = np.zeros(n)
         for a in arrivals:
-            arrived[a.users] += a.bits
+            self._arrived[a.users] += a.bits
             if a.period_s is not None:
                 self._register(a)
                 assert a.packets is not None and a.phase_s is not None
@@ -280,18 +289,12 @@ class Queues:
                 self._n_new[a.users] = a.packets
                 self._phase[a.users] = a.phase_s
                 self._size_new[a.users] = a.packet_bits
-
-        backlog0 = self.backlog_bits
-        total = backlog0 + arrived
-        delivered = np.clip(served, 0.0, total)
-        self.backlog_bits = np.where(self._full, np.inf, np.maximum(total - delivered, 0.0))
-        packets = np.zeros(n, dtype=np.int64)
-        missed = np.zeros(n, dtype=np.int64)
-        delay = np.zeros(n)
-        if self._periodic_idx.size:
-            _serve_periodic(self._periodic_idx, served, rate, float(dt_s), self._n_new,
-                            self._phase, self._size_new, self._period, self._budget,
-                            backlog0, self.backlog_bits, self.pending_packets, self.head_age_s,
-                            self._missed_pending, self._pkt_bits,
-                            delivered, packets, missed, delay)
+        delivered = np.empty(n)
+        packets = np.empty(n, dtype=np.int64)
+        missed = np.empty(n, dtype=np.int64)
+        delay = np.empty(n)
+        _serve(self._periodic, self._full, served, rate, rate_bps is not None, float(dt_s),
+               self._arrived, self._n_new, self._phase, self._size_new, self._period,
+               self._budget, self.backlog_bits, self.pending_packets, self.head_age_s,
+               self._missed_pending, self._pkt_bits, delivered, packets, missed, delay)
         return ServiceStats(delivered, packets, missed, delay)

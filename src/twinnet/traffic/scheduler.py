@@ -84,58 +84,65 @@ def _level_share(lam: float, r: float, b: float, alpha: float) -> float:
 
 
 @njit(cache=True)
-def _pf_shares(cell, rate, demand, avg, dt, alpha, n_cells, lam, share, busy, util):
+def _pf_shares(cell, rate, demand, avg, dt, alpha, n_cells, lam, share, served, busy, util,
+               need, bu, cap):
     """Water-filled proportional-fair shares of every cell (see the module docstring).
 
     ``lam`` ``[C]`` holds a starting level (the previous step's) and receives each cell's level
-    (``inf`` where the cell carries all its users' data); writes ``share``, ``busy`` (busy
-    share, 0…1) and ``util`` ``[C]``; returns the number of passes over the users.
+    (``inf`` where the cell carries all its users' data); writes ``share``, ``served`` [bit],
+    ``busy`` (busy rate [bit/s]) and ``util`` ``[C]``; ``need``, ``bu`` and ``cap`` ``[U]`` are
+    work space.
+    Returns the number of Newton iterations. Each iteration is one sequential pass over the
+    users that skips cells already solved (streaming beats gathering users cell by cell here:
+    the per-cell sums stay in cache, the per-user arrays are read in order).
     """
     n = cell.size
     need_sum = np.zeros(n_cells)
     count = np.zeros(n_cells, dtype=np.int64)
     k_min = np.full(n_cells, np.inf)
-    need = np.zeros(n)  # share that carries all the user's data; 0: nothing to schedule
-    bu = np.empty(n)  # (1 - α) x̄
     for u in range(n):
         c = cell[u]
-        bu[u] = (1.0 - alpha) * avg[u]
+        b = (1.0 - alpha) * avg[u]
+        bu[u] = b
+        need[u] = 0.0
         if c >= 0 and rate[u] > 0.0 and demand[u] > 0.0:
-            need[u] = demand[u] / (rate[u] * dt)
-            need_sum[c] += need[u]
+            x = demand[u] / (rate[u] * dt)  # the share that carries all the user's data
+            need[u] = x
+            cap[u] = x * (alpha * x + b / rate[u]) if x < np.inf else np.inf  # λ_u(need)
+            need_sum[c] += x
             count[c] += 1
-            k_min[c] = min(k_min[c], bu[u] / rate[u])
+            k_min[c] = min(k_min[c], b / rate[u])
     # Σ_u min(need_u, s_u(λ)) is concave and increasing in λ: Newton from any start lands left
-    # of the root after one step and then climbs to it monotonically; the lowest user's level
-    # for a share of 1/N (all shares <= 1/N there, so the sum is <= 1) keeps a first step from
-    # the right above zero
+    # of the root after one step and then climbs to it monotonically; ``lo`` (the lowest
+    # user's level for a share of 1/N: no share exceeds 1/N there, so the sum is at most 1)
+    # keeps a first step from the right above zero
     lo = np.zeros(n_cells)
     active = np.zeros(n_cells, dtype=np.bool_)
     for c in range(n_cells):
         if need_sum[c] > 1.0:
             s1 = 1.0 / count[c]
             lo[c] = alpha * s1 * s1 + s1 * k_min[c]
-            if not (lam[c] > lo[c] and lam[c] < np.inf):
+            if not lo[c] < lam[c] < np.inf:
                 lam[c] = lo[c]
             active[c] = True
         else:
             lam[c] = np.inf
     g = np.zeros(n_cells)
     dg = np.zeros(n_cells)
-    passes = 1
-    for _ in range(_MAX_ITER):
+    it = 0
+    while it < _MAX_ITER:
+        it += 1
         g[:] = 0.0
         dg[:] = 0.0
-        passes += 1
         for u in range(n):
             c = cell[u]
             if c >= 0 and need[u] > 0.0 and active[c]:
-                s = _level_share(lam[c], rate[u], bu[u], alpha)
-                if s < need[u]:
+                if lam[c] >= cap[u]:
+                    g[c] += need[u]
+                else:
+                    s = _level_share(lam[c], rate[u], bu[u], alpha)
                     g[c] += s
                     dg[c] += rate[u] / (2.0 * alpha * rate[u] * s + bu[u])
-                else:
-                    g[c] += need[u]
         left = False
         for c in range(n_cells):
             if not active[c]:
@@ -152,47 +159,81 @@ def _pf_shares(cell, rate, demand, avg, dt, alpha, n_cells, lam, share, busy, ut
             left = True
         if not left:
             break
-    # shares at the level; the saturated cells' unconstrained shares are then scaled so that
-    # the cell's shares sum to exactly 1
+    # shares at the level; a saturated cell's free shares are then scaled so that its shares
+    # sum to exactly 1
     capped = np.zeros(n_cells)
     free = np.zeros(n_cells)
-    is_free = np.zeros(n, dtype=np.bool_)
     for u in range(n):
         c = cell[u]
         if c < 0 or need[u] <= 0.0:
             share[u] = 0.0
             busy[u] = 0.0
-            continue
-        if lam[c] < np.inf:
+        elif lam[c] < np.inf:
             s = _level_share(lam[c], rate[u], bu[u], alpha)
             busy[u] = min(1.0, s)
-            if s < need[u]:
-                share[u] = s
-                free[c] += s
-                is_free[u] = True
-            else:
+            if lam[c] >= cap[u]:
                 share[u] = need[u]
                 capped[c] += need[u]
-        else:
+            else:
+                share[u] = s
+                free[c] += s
+        else:  # the cell carries everything: each user at the full cell rate
             share[u] = need[u]
             busy[u] = 1.0
             capped[c] += need[u]
     fix = np.ones(n_cells)
     for c in range(n_cells):
+        util[c] = 0.0
         if lam[c] < np.inf and free[c] > 0.0 and capped[c] < 1.0:
             fix[c] = (1.0 - capped[c]) / free[c]
-    for c in range(n_cells):
-        util[c] = 0.0
     for u in range(n):
         c = cell[u]
-        if c >= 0 and share[u] > 0.0:
-            if is_free[u]:
+        served[u] = 0.0
+        if c >= 0 and need[u] > 0.0:
+            if lam[c] < cap[u]:
                 share[u] *= fix[c]
                 busy[u] = min(1.0, busy[u] * fix[c])
             util[c] += share[u]
+            served[u] = min(share[u] * rate[u] * dt, demand[u])
+            busy[u] *= rate[u]
     for c in range(n_cells):
         util[c] = min(util[c], 1.0)
-    return passes
+    return it
+
+
+@njit(cache=True)
+def _backhaul(cell, site_of_cell, cap, share, served, busy, util):
+    """Scale the users of every site whose served bits exceed its cap ``[S]`` down to it."""
+    load = np.zeros(cap.size)
+    for u in range(cell.size):
+        if cell[u] >= 0:
+            load[site_of_cell[cell[u]]] += served[u]
+    factor = np.ones(cap.size)
+    over = False
+    for k in range(cap.size):
+        if load[k] > cap[k]:
+            factor[k] = cap[k] / load[k]
+            over = True
+    if not over:
+        return
+    util[:] = 0.0
+    for u in range(cell.size):
+        c = cell[u]
+        if c >= 0:
+            f = factor[site_of_cell[c]]
+            share[u] *= f
+            served[u] *= f
+            busy[u] *= f
+            util[c] += share[u]
+    for c in range(util.size):
+        util[c] = min(util[c], 1.0)
+
+
+@njit(cache=True)
+def _ewma(avg, served, alpha, dt):
+    """``avg ← (1 - α)·avg + α·served/dt`` in place."""
+    for u in range(avg.size):
+        avg[u] = (1.0 - alpha) * avg[u] + alpha * (served[u] / dt)
 
 
 class ProportionalFair:
@@ -212,8 +253,9 @@ class ProportionalFair:
         self.avg_rate_bps = np.zeros(n_users)
         #: each cell's level of the last step (the next step's starting point)
         self._level = np.zeros(0)
-        #: passes over the users the last step's level iteration took
-        self.passes = 0
+        #: Newton iterations of the last step's levels
+        self.iterations = 0
+        self._work = (np.empty(n_users), np.empty(n_users), np.empty(n_users))
 
     def schedule(self, serving_cell: NDArray[np.int32], n_cells: int,
                  rate_bps: NDArray[np.float64], demand_bits: NDArray[np.float64],
@@ -243,50 +285,38 @@ class ProportionalFair:
             if cell.min() < -1 or cell.max() >= n_cells:
                 bad = int(cell.min()) if cell.min() < -1 else int(cell.max())
                 raise InputError("serving_cell", bad, f"a cell in [0, {n_cells}) or -1")
-            if not (rate.min() >= 0 and np.isfinite(rate).all()):
-                raise InputError("rate_bps", float(np.nanmin(rate)), "finite, non-negative rates")
+            if not (rate.min() >= 0 and rate.max() < np.inf):
+                bad = rate[~((rate >= 0) & (rate < np.inf))][0]
+                raise InputError("rate_bps", float(bad), "finite, non-negative rates")
             if not demand.min() >= 0:
                 raise InputError("demand_bits", float(np.nanmin(demand)),
                                  "non-negative demands (inf for full buffer)")
-        cell = cell.astype(np.int64, copy=False)
-        alpha = -math.expm1(-dt_s / self.time_constant_s)
-        share = np.empty(n)
-        busy = np.empty(n)
-        util = np.empty(n_cells)
-        if self._level.shape != (n_cells,):
-            self._level = np.full(n_cells, np.nan)
-        self.passes = _pf_shares(cell, rate, demand, self.avg_rate_bps, float(dt_s), alpha,
-                                 int(n_cells), self._level, share, busy, util)
-        served = np.minimum(share * rate * dt_s, demand)
-        busy_rate = busy * rate
-
         if (site_of_cell is None) != (site_cap_bits is None):
             raise InputError("site_cap_bits", site_cap_bits,
                              "site_of_cell and site_cap_bits together, or neither")
         if site_of_cell is not None and site_cap_bits is not None:
             sites = np.asarray(site_of_cell)
             cap = np.asarray(site_cap_bits, dtype=np.float64)
-            if sites.shape != (n_cells,):
-                raise InputError("site_of_cell", sites.shape, f"shape ({n_cells},), one per cell")
-            if sites.size and (sites.min() < 0 or sites.max() >= cap.shape[0]):
-                raise InputError("site_of_cell", int(sites.max()),
-                                 f"site indices in [0, {cap.shape[0]}) (one cap per site)")
+            if sites.shape != (n_cells,) or not np.issubdtype(sites.dtype, np.integer):
+                raise InputError("site_of_cell", sites.shape,
+                                 f"shape ({n_cells},), one site index per cell")
             if cap.ndim != 1 or (cap.size and not cap.min() >= 0):
                 raise InputError("site_cap_bits", cap.min() if cap.size else cap,
                                  "non-negative capacities [bit] per site (inf for none)")
-            on = cell >= 0
-            user_site = np.where(on, sites[np.maximum(cell, 0)], 0)
-            load = np.bincount(user_site[on], weights=served[on], minlength=cap.shape[0])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                factor = np.where(load > cap, cap / load, 1.0)
-            if (factor < 1.0).any():
-                f = np.where(on, factor[user_site], 1.0)
-                share *= f
-                served *= f
-                busy_rate *= f
-                util = np.minimum(np.bincount(cell[on], weights=share[on], minlength=n_cells),
-                                  1.0)
-
-        self.avg_rate_bps *= 1.0 - alpha
-        self.avg_rate_bps += alpha * (served / dt_s)
+            if sites.min() < 0 or sites.max() >= cap.shape[0]:
+                raise InputError("site_of_cell", int(sites.max()),
+                                 f"site indices in [0, {cap.shape[0]}) (one cap per site)")
+        alpha = -math.expm1(-dt_s / self.time_constant_s)
+        share = np.empty(n)
+        served = np.empty(n)
+        busy_rate = np.empty(n)
+        util = np.empty(n_cells)
+        if self._level.shape != (n_cells,):
+            self._level = np.full(n_cells, np.nan)
+        self.iterations = _pf_shares(cell, rate, demand, self.avg_rate_bps, float(dt_s), alpha,
+                                     int(n_cells), self._level, share, served, busy_rate, util,
+                                     *self._work)
+        if site_of_cell is not None and site_cap_bits is not None:
+            _backhaul(cell, sites, cap, share, served, busy_rate, util)
+        _ewma(self.avg_rate_bps, served, alpha, float(dt_s))
         return Schedule(share, served, util, busy_rate)
