@@ -95,8 +95,8 @@ def test_closed_form_delays_equal_an_event_by_event_fifo(seed):
             rt = np.zeros(4)
             rt[user] = rate
             st = q.serve([arr], sv, dt, rt)
-            assert st.packets[user] == done
-            assert st.missed[user] == missed
+            assert st.packets_delivered[user] == done
+            assert st.packets_late[user] == missed
             assert st.delay_sum_s[user] == pytest.approx(delay_sum, rel=1e-9, abs=1e-9)
             assert q.pending_packets[user] == len(ref.queue)
             assert q.backlog_bits[user] == pytest.approx(sum(p[1] for p in ref.queue),
@@ -123,9 +123,9 @@ def test_default_rate_is_exact_for_a_user_backlogged_all_step():
                        budget_s=budget)
         st = q.serve([arr], np.array([served]), dt)
         if k > 0:  # the first step starts empty: served_bits / dt is not the service rate
-            assert (st.packets[0], st.missed[0]) == (done, missed)
+            assert (st.packets_delivered[0], st.packets_late[0]) == (done, missed)
             assert st.delay_sum_s[0] == pytest.approx(delay_sum, rel=1e-9)
-        total_missed += st.missed[0]
+        total_missed += st.packets_late[0]
     assert total_missed > 0
 
 
@@ -149,10 +149,22 @@ def test_bits_are_conserved_and_full_buffer_never_empties():
         np.testing.assert_allclose(q.backlog_bits[fin], (demand - st.delivered_bits)[fin],
                                    atol=1e-6)
         assert np.isinf(q.backlog_bits[:2]).all()
-        assert not st.packets[:20].any()  # non-periodic traffic has no packets
+        assert not st.packets_delivered[:20].any()  # non-periodic traffic has no packets
         # a whole number of XR frames delivered, pending ones kept
         assert np.all(q.pending_packets[20:] >= 0)
         np.testing.assert_array_equal(q.pending_packets[20:] == 0, q.backlog_bits[20:] == 0)
+
+
+def test_zeroing_a_users_bits_removes_its_packets():
+    src = make_traffic(Traffic(model="v2x"), np.arange(4), np.zeros(4), np.random.default_rng(1))
+    a = src.arrivals(0.0, 1.0)
+    assert np.all(a.packets == 10)
+    keep = np.array([True, False, True, False])
+    b = Arrivals(**{**a.__dict__, "bits": np.where(keep, a.bits, 0.0)})
+    q = Queues(4)
+    st = q.serve([b], np.full(4, 1e9), 1.0, np.full(4, 1e9))
+    np.testing.assert_array_equal(st.packets_delivered, [10, 0, 10, 0])
+    assert not q.pending_packets.any()
 
 
 def test_a_starved_packet_misses_once_while_queued():
@@ -165,11 +177,11 @@ def test_a_starved_packet_misses_once_while_queued():
 
     st = q.serve([arr(0)], np.zeros(1), 1.0)  # 10 packets, none served
     # ages at the step end: 0.95, 0.85, ..., 0.05 -> 7 already older than 0.3 s
-    assert st.missed[0] == 7 and st.packets[0] == 0
+    assert st.packets_late[0] == 7 and st.packets_delivered[0] == 0
     st = q.serve([arr(1)], np.zeros(1), 1.0)  # 10 more; the first 10 are now all late
-    assert st.missed[0] == 3 + 7
+    assert st.packets_late[0] == 3 + 7
     st = q.serve([], np.array([20 * size]), 1.0, np.array([1e9]))  # everything leaves
-    assert st.packets[0] == 20 and st.missed[0] == 0  # counted already
+    assert st.packets_delivered[0] == 20 and st.packets_late[0] == 0  # counted already
     assert st.mean_delay_s[0] == pytest.approx(np.mean(
         [2.0 - 0.05 - 0.1 * j + (j + 1) * size / 1e9 for j in range(20)]))
 
@@ -192,8 +204,8 @@ def test_xr_user_below_its_bit_rate_misses_the_budget_and_above_does_not(factor,
         sch = pf.schedule(np.zeros(2, dtype=np.int32), 1, rate, q.demand_bits(arr), dt)
         st = q.serve(arr, sch.served_bits, dt, sch.busy_rate_bps)
         if k >= 10:
-            delivered += st.packets[0]
-            missed += st.missed[0]
+            delivered += st.packets_delivered[0]
+            missed += st.packets_late[0]
             if not misses:  # each frame of 0.5 Mbit at the busy rate
                 assert st.mean_delay_s[0] == pytest.approx(0.5e6 / sch.busy_rate_bps[0])
     if misses:

@@ -108,6 +108,13 @@ def test_scale_multiplies_arrival_rates_and_spares_machine_traffic():
     per_user = np.linspace(0.0, 1.5, n)  # a [U] scale
     cbr = make_traffic(Traffic(model="demand"), users, demand, rng)
     np.testing.assert_allclose(cbr.arrivals(0.0, 1.0, per_user).bits, 2e6 * per_user)
+    # a group's scale given per group user or over all users of the network
+    part = make_traffic(Traffic(model="demand"), np.array([30, 10, 20]), np.full(3, 2.0), rng)
+    network_wide = np.arange(40) / 40.0
+    np.testing.assert_allclose(part.arrivals(0.0, 1.0, network_wide).bits,
+                               2e6 * np.array([0.75, 0.25, 0.5]))
+    np.testing.assert_allclose(part.arrivals(0.0, 1.0, network_wide[[30, 10, 20]]).bits,
+                               2e6 * np.array([0.75, 0.25, 0.5]))
 
     video = make_traffic(Traffic(model="video", video_mbps=2.0, segment_s=1.0), users,
                          demand, rng)

@@ -9,9 +9,9 @@ proportional-fair scheduler (:class:`ProportionalFair`).
 
 from twinnet.traffic.demand import diurnal_profile
 from twinnet.traffic.load import LoadResult, solve_load
-from twinnet.traffic.queues import Queues, ServiceStats
+from twinnet.traffic.queues import Arrivals, Queues, ServiceStats
 from twinnet.traffic.scheduler import ProportionalFair, Schedule
-from twinnet.traffic.sessions import Arrivals, TrafficSource, make_traffic
+from twinnet.traffic.sessions import TrafficSource, make_traffic
 
 __all__ = [
     "Arrivals",

@@ -59,33 +59,81 @@ from numba import njit
 from numpy.typing import NDArray
 
 from twinnet.errors import InputError
-from twinnet.traffic.sessions import Arrivals
 
-__all__ = ["Queues", "ServiceStats"]
+__all__ = ["Arrivals", "Queues", "ServiceStats"]
 
 #: relative tolerance [in packets] when deciding whether the served bits complete a packet
 _PACKET_TOL = 1e-9
 
 
 @dataclass
+class Arrivals:
+    """What arrives in one step ``[t_s, t_s + dt_s)`` at the users of one traffic source.
+
+    ``bits[i]`` arrive at user ``users[i]``. Periodic packet flows (video segments, XR frames,
+    IoT reports, V2X messages) also give ``period_s`` (packet spacing), ``phase_s[i]`` (offset of
+    the step's first arrival from ``t_s``, in ``[0, period_s)``; ``inf`` for a user without a
+    session this step), ``packet_bits[i]`` (so ``bits[i] / packet_bits[i]`` packets arrive) and
+    ``budget_s`` (their delay budget, or ``None``). Zeroing a user's ``bits`` removes its
+    packets.
+    """
+
+    users: NDArray[np.int64]
+    bits: NDArray[np.float64]
+    period_s: float | None = None
+    phase_s: NDArray[np.float64] | None = None
+    packet_bits: NDArray[np.float64] | None = None
+    budget_s: float | None = None
+
+    def __post_init__(self) -> None:
+        n = self.users.shape[0]
+        if self.bits.shape != (n,):
+            raise InputError("Arrivals.bits", self.bits.shape, f"shape ({n},), one per user")
+        if self.period_s is None:
+            return
+        if not self.period_s > 0:
+            raise InputError("Arrivals.period_s", self.period_s, "a positive packet spacing [s]")
+        for name, arr in (("phase_s", self.phase_s), ("packet_bits", self.packet_bits)):
+            if arr is None or arr.shape != (n,):
+                raise InputError(f"Arrivals.{name}", None if arr is None else arr.shape,
+                                 f"shape ({n},), one per user, for a periodic flow")
+
+    @property
+    def periodic(self) -> bool:
+        """Whether these are packets of a periodic flow (timed per packet by the queues)."""
+        return self.period_s is not None
+
+    @property
+    def packets(self) -> NDArray[np.int64]:
+        """Packets arriving per user ``[n]`` (periodic flows; zeros otherwise)."""
+        if self.packet_bits is None:
+            return np.zeros(self.users.shape[0], dtype=np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.where(self.packet_bits > 0, self.bits / self.packet_bits, 0.0)
+        return np.rint(k).astype(np.int64)
+
+
+@dataclass
 class ServiceStats:
     """What one step delivered, per user ``[U]``.
 
-    ``delivered_bits`` left the queue; ``packets`` periodic-flow packets completed, with
-    ``delay_sum_s`` the sum of their delays; ``missed`` packets that missed their delay budget
-    (counted once each, see the module docstring). Non-periodic traffic has no packets.
+    ``delivered_bits`` left the queue; ``packets_delivered`` periodic-flow packets completed,
+    with ``delay_sum_s`` the sum of their delays; ``packets_late`` packets that missed their
+    delay budget (counted once each, see the module docstring). Non-periodic traffic has no
+    packets.
     """
 
     delivered_bits: NDArray[np.float64]
-    packets: NDArray[np.int64]
-    missed: NDArray[np.int64]
+    packets_delivered: NDArray[np.int64]
+    packets_late: NDArray[np.int64]
     delay_sum_s: NDArray[np.float64]
 
     @property
     def mean_delay_s(self) -> NDArray[np.float64]:
         """Mean delay of the packets completed this step [s] (NaN where none completed)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.packets > 0, self.delay_sum_s / self.packets, np.nan)
+            return np.where(self.packets_delivered > 0,
+                            self.delay_sum_s / self.packets_delivered, np.nan)
 
 
 @njit(cache=True)
@@ -284,8 +332,7 @@ class Queues:
             self._arrived[a.users] += a.bits
             if a.period_s is not None:
                 self._register(a)
-                assert a.packets is not None and a.phase_s is not None
-                assert a.packet_bits is not None
+                assert a.phase_s is not None and a.packet_bits is not None
                 self._n_new[a.users] = a.packets
                 self._phase[a.users] = a.phase_s
                 self._size_new[a.users] = a.packet_bits

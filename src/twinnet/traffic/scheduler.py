@@ -136,7 +136,7 @@ def _pf_shares(cell, rate, demand, avg, dt, alpha, n_cells, lam, share, served, 
         dg[:] = 0.0
         for u in range(n):
             c = cell[u]
-            if c >= 0 and need[u] > 0.0 and active[c]:
+            if c >= 0 and active[c] and need[u] > 0.0:
                 if lam[c] >= cap[u]:
                     g[c] += need[u]
                 else:

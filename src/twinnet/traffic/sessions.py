@@ -43,76 +43,37 @@ all users by that factor. Either way the mean offered bit rate is ``scale`` time
 one.
 
 Shapes: ``users`` ``[n]`` (global user indices of the group), ``demand_mbps`` ``[n]``,
-``scale`` a scalar or ``[U]`` over all users of the network (read at ``users``), every array of
-:class:`Arrivals` ``[n]``. Bits, seconds, bit/s.
+``scale`` a scalar, ``[n]`` (per group user) or ``[U]`` (over all users of the network, read at
+``users``), every array of :class:`Arrivals` ``[n]``. Bits, seconds, bit/s. :class:`Arrivals`
+and the queues that take them live in :mod:`twinnet.traffic.queues` (re-exported here).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from twinnet.errors import InputError
 from twinnet.scenario import Traffic
+from twinnet.traffic.queues import Arrivals, Queues, ServiceStats
 
 __all__ = [
     "Arrivals",
     "ConstantRate",
     "FtpModel3",
     "FullBuffer",
+    "IotReports",
     "PeriodicFlow",
+    "Queues",
+    "ServiceStats",
     "TrafficSource",
+    "V2xMessages",
+    "VideoStreaming",
+    "XrFrames",
     "make_traffic",
 ]
-
-
-@dataclass
-class Arrivals:
-    """What arrives in one step ``[t_s, t_s + dt_s)`` at the users of one source.
-
-    ``bits[i]`` arrive at user ``users[i]``. Periodic packet flows (video segments, XR frames,
-    IoT reports, V2X messages) also give ``period_s`` (packet spacing), ``phase_s[i]`` (offset of
-    the step's first arrival from ``t_s``, in ``[0, period_s)``; ``inf`` for a user without a
-    session this step), ``packet_bits[i]`` and ``packets[i]`` (how many arrive this step; when
-    not given it is ``bits / packet_bits``), and ``budget_s`` (their delay budget, or ``None``).
-    """
-
-    users: NDArray[np.int64]
-    bits: NDArray[np.float64]
-    period_s: float | None = None
-    phase_s: NDArray[np.float64] | None = None
-    packet_bits: NDArray[np.float64] | None = None
-    packets: NDArray[np.int64] | None = None
-    budget_s: float | None = None
-
-    def __post_init__(self) -> None:
-        n = self.users.shape[0]
-        if self.bits.shape != (n,):
-            raise InputError("Arrivals.bits", self.bits.shape, f"shape ({n},), one per user")
-        if self.period_s is None:
-            return
-        if not self.period_s > 0:
-            raise InputError("Arrivals.period_s", self.period_s, "a positive packet spacing [s]")
-        if self.phase_s is None or self.packet_bits is None:
-            raise InputError("Arrivals.phase_s", None,
-                             "phase_s and packet_bits for a periodic flow (period_s given)")
-        for name, arr in (("phase_s", self.phase_s), ("packet_bits", self.packet_bits)):
-            if arr.shape != (n,):
-                raise InputError(f"Arrivals.{name}", arr.shape, f"shape ({n},), one per user")
-        if self.packets is None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                k = np.where(self.packet_bits > 0, self.bits / self.packet_bits, 0.0)
-            self.packets = np.rint(k).astype(np.int64)
-        elif self.packets.shape != (n,):
-            raise InputError("Arrivals.packets", self.packets.shape, f"shape ({n},)")
-
-    @property
-    def periodic(self) -> bool:
-        """Whether these are packets of a periodic flow (timed per packet by the queues)."""
-        return self.period_s is not None
 
 
 class TrafficSource(ABC):
@@ -131,23 +92,28 @@ class TrafficSource(ABC):
 
     @abstractmethod
     def arrivals(self, t_s: float, dt_s: float, scale: ArrayLike = 1.0) -> Arrivals:
-        """The arrivals in ``[t_s, t_s + dt_s)``; ``scale`` (scalar or ``[U]``) multiplies the
-        arrival rate (the diurnal profile; 1 = as configured)."""
+        """The arrivals in ``[t_s, t_s + dt_s)``; ``scale`` (scalar, ``[n]`` or ``[U]``)
+        multiplies the arrival rate (the diurnal profile; 1 = as configured)."""
 
     @abstractmethod
     def offered_bps(self) -> NDArray[np.float64]:
         """Mean offered bit rate per user at scale 1 ``[n]`` [bit/s] (``inf`` for full buffer)."""
 
     def _scale(self, scale: ArrayLike) -> NDArray[np.float64]:
-        """The scale at each of the group's users ``[n]`` (from a scalar or a ``[U]`` array)."""
+        """The scale at each of the group's users ``[n]``, from a scalar, one factor per group
+        user (``[n]``, in the order of ``users``) or one per user of the network (``[U]``)."""
         s = np.asarray(scale, dtype=np.float64)
+        n = self.users.shape[0]
         if s.ndim == 0:
-            out = np.full(self.users.shape[0], float(s))
-        elif s.ndim == 1 and (self.users.size == 0 or s.shape[0] > int(self.users.max())):
+            out = np.full(n, float(s))
+        elif s.shape == (n,):
+            out = s
+        elif s.ndim == 1 and (n == 0 or s.shape[0] > int(self.users.max())):
             out = s[self.users]
         else:
-            raise InputError("scale", s.shape, "a scalar or one factor per user of the network "
-                             f"([U] with U > {int(self.users.max()) if self.users.size else 0})")
+            raise InputError("scale", s.shape, f"a scalar, one factor per group user ([{n}]) or "
+                             "one per user of the network ([U] with U > "
+                             f"{int(self.users.max()) if n else 0})")
         if self.users.size and not (out.min() >= 0 and np.isfinite(out).all()):
             raise InputError("scale", float(out.min()), "finite, non-negative factors")
         return out
@@ -252,12 +218,31 @@ class PeriodicFlow(TrafficSource):
             count[off] = 0.0
             phase[off] = np.inf
             size = size * np.maximum(s, 1.0)
-        packets = count.astype(np.int64)
         return Arrivals(self.users, count * size, period_s=period, phase_s=phase,
-                        packet_bits=size, packets=packets, budget_s=self.budget_s)
+                        packet_bits=size, budget_s=self.budget_s)
 
     def offered_bps(self) -> NDArray[np.float64]:
         return self.packet_bits / self.period_s
+
+
+class VideoStreaming(PeriodicFlow):
+    """``video``: one segment per ``segment_s`` per user."""
+
+
+class XrFrames(PeriodicFlow):
+    """``xr``: frames at ``fps`` with a per-user bit rate, each due within the budget."""
+
+
+class IotReports(PeriodicFlow):
+    """``iot``: one uplink report per ``period_s``."""
+
+
+class V2xMessages(PeriodicFlow):
+    """``v2x``: messages at ``rate_hz`` with a delay budget."""
+
+
+_PERIODIC: dict[str, type[PeriodicFlow]] = {
+    "video": VideoStreaming, "xr": XrFrames, "iot": IotReports, "v2x": V2xMessages}
 
 
 def make_traffic(cfg: Traffic, users: NDArray[np.int64], demand_mbps: NDArray[np.float64],
@@ -313,5 +298,5 @@ def make_traffic(cfg: Traffic, users: NDArray[np.int64], demand_mbps: NDArray[np
     offset = rng.uniform(0.0, period, size=n)
     scaled = cfg.model in ("video", "xr")
     activity = rng.uniform(0.0, 1.0, size=n) if scaled else None
-    return PeriodicFlow(cfg.model, users, period, size, offset, scaled=scaled,
-                        activity=activity, budget_s=cfg.budget_s, uplink=cfg.uplink)
+    return _PERIODIC[cfg.model](cfg.model, users, period, size, offset, scaled=scaled,
+                                activity=activity, budget_s=cfg.budget_s, uplink=cfg.uplink)
