@@ -322,7 +322,7 @@ class Queues:
         if not (dt_s > 0 and np.isfinite(dt_s)):
             raise InputError("dt_s", dt_s, "a positive, finite step [s]")
         if rate_bps is None:
-            rate = served  # unused: served / dt
+            rate = served  # not read: the kernel serves at served / dt
         else:
             rate = np.asarray(rate_bps, dtype=np.float64)
             if rate.shape != (n,):

@@ -114,7 +114,7 @@ class TrafficSource(ABC):
             raise InputError("scale", s.shape, f"a scalar, one factor per group user ([{n}]) or "
                              "one per user of the network ([U] with U > "
                              f"{int(self.users.max()) if n else 0})")
-        if self.users.size and not (out.min() >= 0 and np.isfinite(out).all()):
+        if n and not (out.min() >= 0 and out.max() < np.inf):
             raise InputError("scale", float(out.min()), "finite, non-negative factors")
         return out
 
