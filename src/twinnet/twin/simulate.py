@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -95,7 +95,7 @@ class SimulationResult:
     def handover_summary(self) -> dict[str, Any]:
         """Totals over the run: attempts, success ratio, ping-pong, MRO and RLF counts."""
         c = self.cells
-        tot = {k: int(c[k].sum()) for k in _SUMS if k in c}
+        tot: dict[str, Any] = {k: int(c[k].sum()) for k in _SUMS if k in c}
         att = tot.get("ho_attempts", 0)
         tot["ho_success_ratio"] = tot.get("ho_successes", 0) / att if att else None
         tot["ping_pong_ratio"] = tot.get("ping_pong", 0) / att if att else None
@@ -231,6 +231,8 @@ class NetworkSimulation:
 
     def _group(self, g: UserGroup, users: NDArray[np.int64],
                bounds: tuple[float, float, float, float], k: int) -> GroupState:
+        if g.mobility.model == "vehicles" and users.size:
+            self._outdoors(users)
         ue = self.twin.users
         mob = make_mobility(g.mobility, users, self.x_m, self.y_m, ue.indoor, bounds,
                             np.random.default_rng([self.seed, 17, k]),
@@ -238,6 +240,18 @@ class NetworkSimulation:
         tra = make_traffic(g.traffic, users, ue.demand_mbps[users],
                            np.random.default_rng([self.seed, 19, k]))
         return GroupState(g, users, mob, tra)
+
+    def _outdoors(self, users: NDArray[np.int64]) -> None:
+        """Users in cars are outdoors at street level: no building-entry (O2I) loss."""
+        ue = self.twin.users
+        indoor = ue.indoor.copy()
+        height, d2d_in, z = ue.height_m.copy(), ue.d2d_in_m.copy(), ue.o2i_z.copy()
+        indoor[users] = False
+        height[users] = self.twin.scenario.users.outdoor_height_m
+        d2d_in[users] = 0.0
+        z[users] = 0.0
+        self.twin.users = replace(ue, indoor=indoor, height_m=height, d2d_in_m=d2d_in,
+                                  o2i_z=z)
 
     def _bounds(self) -> tuple[float, float, float, float]:
         ue, net = self.twin.users, self.twin.network
@@ -370,14 +384,15 @@ class NetworkSimulation:
         sched = self.pf_dl.schedule(cell, net.n_cells, rate_dl, demand, dt,
                                     site_of_cell=net.cell_site if cap is not None else None,
                                     site_cap_bits=cap)
-        stats = self.dl.serve(dl_arr, sched.served_bits, dt)
+        stats = self.dl.serve(dl_arr, sched.served_bits, dt, rate_bps=sched.busy_rate_bps)
         self.util_dl = np.where(net.cell_active, sched.cell_utilization, 0.0)
         ul_stats = None
         if ul_arr:
             rate_ul = self._uplink_rate(cell, sinr)
             ul_sched = self.pf_ul.schedule(cell, net.n_cells, rate_ul,
                                            self.ul.demand_bits(ul_arr), dt)
-            ul_stats = self.ul.serve(ul_arr, ul_sched.served_bits, dt)
+            ul_stats = self.ul.serve(ul_arr, ul_sched.served_bits, dt,
+                                     rate_bps=ul_sched.busy_rate_bps)
             self.util_ul = np.where(net.cell_active, ul_sched.cell_utilization, 0.0)
         self._count(cell, sinr, sched.served_bits, demand, arrived, ho, stats, ul_stats)
         self.t_s = t + dt
@@ -451,9 +466,14 @@ class NetworkSimulation:
         at_src = ho.source >= 0
         for name, mask in (("ho_attempts", ho.attempt), ("ho_successes", ho.success),
                            ("ho_failures", ho.failure), ("ping_pong", ho.ping_pong),
-                           ("too_early", ho.too_early), ("too_late", ho.too_late),
-                           ("wrong_cell", ho.wrong_cell), ("rlf", ho.rlf)):
+                           ("rlf", ho.rlf)):
             a[name] += per_cell(mask & at_src, at=src)
+        # mobility-robustness events are charged to the cell whose settings caused them
+        mro = np.where(ho.mro_cell >= 0, ho.mro_cell, 0)
+        at_mro = ho.mro_cell >= 0
+        for name, mask in (("too_early", ho.too_early), ("too_late", ho.too_late),
+                           ("wrong_cell", ho.wrong_cell)):
+            a[name] += per_cell(mask & at_mro, at=mro)
         dropped = (ho.rlf | ho.failure) & at_src & (demand > 0)
         a["drops"] += per_cell(dropped, at=src)
         a["reestablishments"] += per_cell(ho.reestablished & has)
@@ -533,7 +553,7 @@ class NetworkSimulation:
         thr = np.where(seen, usr["bits"] / np.maximum(usr["present"] * dt, 1e-9) / 1e6, 0.0)[seen]
         util = cells["prb_util_dl"].to_numpy()[net.cell_active]
         offered = float(usr["offered"].sum())
-        k = {
+        k: dict[str, Any] = {
             "mean_throughput_mbps": float(thr.mean()) if thr.size else 0.0,
             "p5_throughput_mbps": float(np.percentile(thr, 5)) if thr.size else 0.0,
             "peak_prb_utilization": float(util.max()) if util.size else 0.0,

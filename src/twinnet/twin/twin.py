@@ -195,6 +195,8 @@ class DigitalTwin:
         self.demand_multiplier: NDArray[np.float64] | None = None
         #: identifies the users' positions (cached link gains are keyed by it)
         self._positions = "dropped"
+        #: link gains last computed and the cell parameters they were computed with
+        self._last_gain_state: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
