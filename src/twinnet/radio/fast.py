@@ -53,6 +53,7 @@ __all__ = [
     "link_gain_kernel",
     "prb_demand_kernel",
     "serving_kernel",
+    "slot_rsrp_sinr_kernel",
     "threads_for",
 ]
 
@@ -273,7 +274,7 @@ def fast_atan2_deg(y, x):
 
 @njit(parallel=True, cache=True, fastmath=True)
 def link_gain_kernel(
-    ue_x, ue_y, ue_h, ue_d2d_in, ue_loss_db, ue_indoor,
+    ue_id, ue_x, ue_y, ue_h, ue_d2d_in, ue_loss_db, ue_indoor,
     site_x, site_y, site_h, shifts,
     cand, site_cell_start, site_cells, cells_per_site,
     cell_bearing_deg, cell_mtilt_deg, cell_cos_etilt,
@@ -284,6 +285,9 @@ def link_gain_kernel(
     out,
 ):
     """Linear coupling gains ``out[u, j*cells_per_site + s]``; see module docstring.
+
+    ``ue_id[u]`` identifies user ``u`` in the counter-based draws (its index in the whole user
+    set), so the links of a subset of users are the same as in the whole set.
 
     ``shadowing``: 0 none, 1 on. ``consistent``: 1 uses the spatial fields ``f_*`` (§7.6.3) for
     shadow fading and LOS state, 0 draws them i.i.d. per (user, site) from a counter-based hash.
@@ -298,6 +302,7 @@ def link_gain_kernel(
     deg2rad = math.pi / 180.0
     for u in prange(n_ue):
         r = u * rmul
+        uid = ue_id[u]
         xu = ue_x[u]
         yu = ue_y[u]
         hu = ue_h[u]
@@ -334,19 +339,19 @@ def link_gain_kernel(
                                 xu + off_x[3, s_idx], yu + off_y[3, s_idx])
                 uu = normal_cdf(g)
             else:
-                uu = hash_uniform(seed, u, s_idx, 11)
+                uu = hash_uniform(seed, uid, s_idx, 11)
             los = uu < p_los
             # UMa effective environment height h_E (Table 7.4.1-1 note 1)
             h_e = 1.0
             if c_h > 0.0 and d2d > 18.0:
                 c = c_h * _uma_distance_factor(d2d)
-                if hash_uniform(seed, u, s_idx, 23) > 1.0 / (1.0 + c):
+                if hash_uniform(seed, uid, s_idx, 23) > 1.0 / (1.0 + c):
                     # h_E uniform over {12, 15, ..., hUT - 1.5}. fastmath evaluates x / 3 as
                     # x * (1/3), which gives 2.999… for hUT = 22.5 (and so never drew the
                     # largest value): floor with a margin; an empty set (hUT < 13.5) keeps 1 m
                     n_opt = math.floor((hu - 13.5) / 3.0 + 1e-6) + 1
                     if n_opt >= 1:
-                        pick = int(hash_uniform(seed, u, s_idx, 29) * n_opt)
+                        pick = int(hash_uniform(seed, uid, s_idx, 29) * n_opt)
                         h_e = 12.0 + 3.0 * min(pick, n_opt - 1)
             pl, beyond = _pathloss_db(scen, los, d2d, d3d, fc_ghz, site_h[s_idx], hu, h_e)
             loss = pl + ue_loss_db[u]
@@ -373,7 +378,7 @@ def link_gain_kernel(
                         z = field_value(f_o2i, f_dx[2], f_rho1[2], f_rho2[2],
                                         xu + off_x[2, s_idx], yu + off_y[2, s_idx])
                 else:
-                    z = hash_normal(seed, u, s_idx, 101 + k)
+                    z = hash_normal(seed, uid, s_idx, 101 + k)
                 loss += sig * z
             # antenna: angles from the BS to the UE
             theta = fast_atan2_deg(d2d, dh)
@@ -550,3 +555,41 @@ def field_values(values, inv_dx, rho1, rho2, xs, ys):
     for i in range(xs.shape[0]):
         out[i] = field_value(values, inv_dx, rho1, rho2, xs[i], ys[i])
     return out
+
+
+@njit(cache=True, parallel=True)
+def slot_rsrp_sinr_kernel(gain, gain_db, slot_cell, cell_on, p_re_dbm, tx_mw, weight,
+                          cell_carrier, noise_mw, ext_mw, scratch, out_rsrp, out_sinr):
+    """RSRP [dBm] and SINR [dB] of every link slot ``[U, K]`` in one pass.
+
+    ``gain`` / ``gain_db``: the links' coupling gains (linear and in dB); ``slot_cell``
+    ``[1 or U, K]`` (-1: empty slot); per cell ``[C]``: ``cell_on``, the power per resource
+    element ``p_re_dbm``, the total power ``tx_mw``, the interference weight ``weight`` (its
+    PRB utilisation) and its carrier; ``noise_mw`` per carrier; ``ext_mw`` ``[U]`` extra
+    interference; ``scratch`` ``[U, n_carriers]`` work space. A slot's SINR counts every
+    other cell of its carrier the user sees, weighted by its utilisation (the snapshot twin's
+    load-coupled interference); empty slots and switched-off cells get ``-inf``."""
+    n_ue, n_slot = gain.shape
+    rmul = 0 if slot_cell.shape[0] == 1 else 1
+    for u in prange(n_ue):
+        r = u * rmul
+        for k in range(scratch.shape[1]):
+            scratch[u, k] = 0.0
+        for j in range(n_slot):
+            c = slot_cell[r, j]
+            if c >= 0 and cell_on[c]:
+                scratch[u, cell_carrier[c]] += tx_mw[c] * gain[u, j] * weight[c]
+        for j in range(n_slot):
+            c = slot_cell[r, j]
+            if c < 0 or not cell_on[c]:
+                out_rsrp[u, j] = -np.inf
+                out_sinr[u, j] = -np.inf
+                continue
+            out_rsrp[u, j] = p_re_dbm[c] + gain_db[u, j]
+            rx = tx_mw[c] * gain[u, j]
+            car = cell_carrier[c]
+            interf = scratch[u, car] - rx * weight[c] + ext_mw[u]
+            if interf < 0.0:
+                interf = 0.0
+            ratio = rx / (interf + noise_mw[car])
+            out_sinr[u, j] = 10.0 * math.log10(ratio if ratio > 1e-30 else 1e-30)

@@ -33,7 +33,7 @@ Stage 2":
   present users who hold no cell and have no failure pending) uses the same rule, without
   counters.
 * **Ping-pong**: a successful handover back to the cell the user left, by its previous
-  successful handover, less than ``ping_pong_s`` ago.
+  successful handover, no more than ``ping_pong_s`` ago.
 * **Mobility robustness** (TS 36.300 §22.4.2 and TS 38.300 §15.5.2, "Mobility Robustness
   Optimisation"): a failure is classified in the step in which the user re-establishes, on the
   cell ``r`` it re-establishes in:
@@ -205,7 +205,7 @@ def _step_kernel(
                 target[u] = bn
                 if bsinr >= q_out:
                     success[u] = True
-                    if bn == last_src[u] and t - last_t[u] < pp_s - _EPS_S:
+                    if bn == last_src[u] and t - last_t[u] <= pp_s + _EPS_S:
                         ping_pong[u] = True
                     last_src[u] = s
                     last_t[u] = t

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +47,7 @@ from numpy.typing import NDArray
 from twinnet.errors import InputError
 from twinnet.network.mobility import MobilityModel, make_mobility
 from twinnet.policy.kpis import jain_fairness
+from twinnet.radio.fast import slot_rsrp_sinr_kernel, threads_for
 from twinnet.radio.link import cqi_from_sinr
 from twinnet.scenario import Simulation, Traffic, UserGroup
 from twinnet.store.schema import CQI_COLUMNS
@@ -192,8 +194,10 @@ class NetworkSimulation:
         self.site_cap_mbps = np.full(net.n_sites, np.inf)
         #: extra interference [mW] per user on top of the network's own (e.g. a radar)
         self.external_interference_mw = np.zeros(n)
-        self._moved_m = 0.0
         self._cand_moved_m = 0.0
+        self._scratch: NDArray[np.float64] | None = None
+        self.rsrp_dbm = np.empty((0, 0), dtype=np.float32)
+        self.sinr_db = np.empty((0, 0), dtype=np.float32)
         self._refresh_links()
         ho = self.handover
         self._radio_step()
@@ -261,19 +265,49 @@ class NetworkSimulation:
 
     # ------------------------------------------------------------------ radio
     def _refresh_links(self, move: bool = True) -> None:
-        """Link gains at the users' current positions (cached in dB until the next refresh);
-        ``move=False``: the users did not move, only the network changed."""
+        """Link gains of every user at its current position (cached, also in dB, until users
+        move); ``move=False``: the users did not move, only the network changed."""
         if move:
             self.twin.move_users(self.x_m, self.y_m, candidates=self._cand_moved_m >= 100.0)
             if self._cand_moved_m >= 100.0:
                 self._cand_moved_m = 0.0
         gain, slot = self.twin.link_gains()
+        self._set_gains(np.array(gain, dtype=np.float32), slot)
+        # the positions the gains hold for
+        self._x_ref = self.twin.users.x_m.copy()
+        self._y_ref = self.twin.users.y_m.copy()
+
+    def _set_gains(self, gain: NDArray[np.float32], slot: NDArray[np.int32]) -> None:
+        self._gain_lin = gain
         with np.errstate(divide="ignore"):
-            self._gain_db = (10.0 * np.log10(gain.astype(np.float64)))
-        self._gain_lin = gain.astype(np.float64)
+            self._gain_db = (10.0 * np.log10(gain)).astype(np.float32)
         self._slot = slot
         self._slot_full = np.broadcast_to(slot, gain.shape)
-        self._moved_m = 0.0
+        if self.rsrp_dbm.shape != gain.shape:
+            self.rsrp_dbm = np.empty(gain.shape, dtype=np.float32)
+            self.sinr_db = np.empty(gain.shape, dtype=np.float32)
+
+    def _follow_users(self) -> None:
+        """Recompute the links of the users that moved ``gain_refresh_m`` since their links
+        were last computed (a full refresh, with new candidate sites, every 100 m of the
+        fastest user)."""
+        if self._cand_moved_m >= 100.0 and self.twin.candidate_sites().shape[0] > 1:
+            self._refresh_links()
+            return
+        moved = np.flatnonzero(np.hypot(self.x_m - self._x_ref, self.y_m - self._y_ref)
+                               >= self.config.gain_refresh_m)
+        if not moved.size:
+            return
+        ue = self.twin.users
+        ue.x_m[moved] = self.x_m[moved]
+        ue.y_m[moved] = self.y_m[moved]
+        self.twin._positions = uuid.uuid4().hex  # its cached gains no longer hold
+        g = self.twin.link_gains_of(moved)
+        self._gain_lin[moved] = g
+        with np.errstate(divide="ignore"):
+            self._gain_db[moved] = 10.0 * np.log10(g)
+        self._x_ref[moved] = self.x_m[moved]
+        self._y_ref[moved] = self.y_m[moved]
 
     def set_network(self, network: Any) -> None:
         """Take a new network state (a directive, a fault, a drone); it acts from this step.
@@ -295,30 +329,18 @@ class NetworkSimulation:
     def _radio_step(self) -> None:
         """RSRP and SINR of every link slot under the current cell states and loads."""
         net = self.twin.network
-        slot = self._slot_full
-        c = np.where(slot >= 0, slot, 0)
-        on = (slot >= 0) & net.cell_active[c]
         p_re = net.cell_tx_power_dbm - 10.0 * np.log10(12.0 * net.cell_n_prb)
-        self.rsrp_dbm = np.where(on, p_re[c] + self._gain_db, -np.inf)
         tx_mw = np.where(net.cell_active, 10.0 ** (net.cell_tx_power_dbm / 10.0), 0.0)
-        rx = np.where(on, tx_mw[c] * self._gain_lin, 0.0)
-        w = self.util_dl[c]
         noise_car = 10.0 ** (self.twin.noise_per_carrier_dbm() / 10.0)
-        car = net.cell_carrier[c]
-        n_car = len(net.carriers)
-        if n_car == 1:
-            total = (rx * w).sum(axis=1, keepdims=True)
-            interf = total - rx * w
-        else:
-            interf = np.zeros_like(rx)
-            for k in range(n_car):
-                on_k = car == k
-                tot_k = np.where(on_k, rx * w, 0.0).sum(axis=1, keepdims=True)
-                interf = np.where(on_k, tot_k - rx * w, interf)
-        interf = interf + self.external_interference_mw[:, None]
-        with np.errstate(divide="ignore"):
-            self.sinr_db = np.where(on, 10.0 * np.log10(np.maximum(
-                rx / (interf + noise_car[car]), 1e-30)), -np.inf)
+        scratch = self._scratch
+        if scratch is None or scratch.shape != (self.n_users, len(net.carriers)):
+            scratch = self._scratch = np.empty((self.n_users, len(net.carriers)))
+        with threads_for(self._gain_lin.size):
+            slot_rsrp_sinr_kernel(self._gain_lin, self._gain_db, self._slot,
+                                  net.cell_active.astype(np.uint8), p_re, tx_mw,
+                                  self.util_dl, net.cell_carrier.astype(np.int64), noise_car,
+                                  self.external_interference_mw, scratch, self.rsrp_dbm,
+                                  self.sinr_db)
 
     def _serving_slot(self) -> NDArray[np.int64]:
         srv = self.handover.serving
@@ -347,10 +369,9 @@ class NetworkSimulation:
         for g in self.groups:
             if g.mobility.max_speed_mps > 0:
                 g.mobility.advance(self.x_m, self.y_m, t, dt)
-        self._moved_m += self.max_speed_mps * dt
-        self._cand_moved_m += self.max_speed_mps * dt
-        if self._moved_m >= self.config.gain_refresh_m:
-            self._refresh_links()
+        if self.max_speed_mps > 0:
+            self._cand_moved_m += self.max_speed_mps * dt
+            self._follow_users()
         self._radio_step()
         ho = self.handover.step(t, dt, self.rsrp_dbm, self._slot, net.cell_cio_db,
                                 self.sinr_db, self.present)

@@ -195,6 +195,9 @@ class DigitalTwin:
         self.demand_multiplier: NDArray[np.float64] | None = None
         #: identifies the users' positions (cached link gains are keyed by it)
         self._positions = "dropped"
+        #: global user indices when this twin holds a subset of another's users (the random
+        #: draws of a link depend on the user's identity, not its place in the array)
+        self._user_ids: NDArray[np.int64] | None = None
         #: link gains last computed and the cell parameters they were computed with
         self._last_gain_state: tuple[Any, ...] | None = None
 
@@ -210,8 +213,8 @@ class DigitalTwin:
         next evaluation. ``candidates=False`` keeps each user's candidate sites (large networks
         prune links to the nearest sites; a user that moved a few metres keeps them)."""
         n = self.users.n
-        x = np.ascontiguousarray(x_m, dtype=np.float64)
-        y = np.ascontiguousarray(y_m, dtype=np.float64)
+        x = np.array(x_m, dtype=np.float64)  # copies: the caller keeps moving its arrays
+        y = np.array(y_m, dtype=np.float64)
         if x.shape != (n,) or y.shape != (n,):
             raise InputError("x_m/y_m", (x.shape, y.shape), f"two arrays of the {n} users")
         self.users = replace(self.users, x_m=x, y_m=y)
@@ -219,6 +222,25 @@ class DigitalTwin:
         self._last_gain_state = None  # incremental gains assume the users did not move
         if candidates:
             self._cand = None
+
+    def link_gains_of(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Linear coupling gains ``[len(rows), K]`` of some users at their current positions,
+        in the slots of :meth:`link_gains` (the same values a full recompute gives them):
+        what a simulation needs when only a few users moved."""
+        rows = np.asarray(rows, dtype=np.int64)
+        cand = self.candidate_sites()
+        sub = self.copy()
+        sub.users = self.users.take(rows)
+        base = self._user_ids
+        sub._user_ids = rows if base is None else base[rows]
+        sub._cand = cand if cand.shape[0] == 1 else np.ascontiguousarray(cand[rows])
+        sub._cand_sites = self.network.n_sites
+        if cand.shape[0] != 1:
+            sub._layout_cache = {}
+        sub._gain_cache = {}
+        sub._last_gain_state = None
+        gain, _ = sub._compute_gains(None)
+        return gain
 
     def add_users(self, extra: UserSet) -> NDArray[np.int64]:
         """Append users (e.g. a crowd that will gather) and return their indices. The
@@ -399,8 +421,9 @@ class DigitalTwin:
         f_r1 = np.array([f.rho1 for f in fl.fields])
         f_r2 = np.array([f.rho2 for f in fl.fields])
         ant = self._antenna_args()
+        ids = self._user_ids if self._user_ids is not None else np.arange(ue.n, dtype=np.int64)
         link_gain_kernel(
-            ue.x_m, ue.y_m, ue.height_m, ue.d2d_in_m, loss, indoor.astype(np.uint8),
+            ids, ue.x_m, ue.y_m, ue.height_m, ue.d2d_in_m, loss, indoor.astype(np.uint8),
             net.site_x_m, net.site_y_m, net.site_height_m, net.wrap_shifts_m,
             cand, start, order, cps,
             net.cell_bearing_deg, net.cell_mech_tilt_deg,
