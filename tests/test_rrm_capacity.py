@@ -67,3 +67,40 @@ def test_engine_equals_brute_force_on_a_small_candidate_set(twin, small_options)
 def test_target_already_met_needs_nothing(twin):
     r = solve_capacity(twin, 0.99)
     assert r.feasible and r.cost == 0.0 and r.plan.actions == []
+
+
+def test_cheapest_combinations_equal_sorting_the_whole_product():
+    """The lazy best-first walk gives exactly the cheapest combinations of the sorted product
+    (ties in product order), and the DP counts every combination under the bound."""
+    import itertools
+
+    import numpy as np
+
+    from twinnet.actions import SetTxPower
+    from twinnet.rrm.capacity import Option, cheapest_combinations, count_cheaper
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        sizes = rng.integers(1, 4, size=rng.integers(1, 6))
+        opts: list[Option] = []
+        by_group = []
+        for g, n in enumerate(sizes):
+            ix = []
+            for _k in range(n):
+                # an option's cost is its number of actions (SetTxPower costs 1 each)
+                acts = tuple(SetTxPower(cell=f"C{g}", tx_power_dbm=40.0)
+                             for _ in range(int(rng.integers(1, 12))))
+                opts.append(Option(f"g{g}", f"o{len(opts)}", acts))
+                ix.append(len(opts) - 1)
+            by_group.append(ix)
+        bound = float(rng.integers(3, 30))
+        full = []
+        for pick in itertools.product(*[[None, *g] for g in by_group]):
+            chosen = [i for i in pick if i is not None]
+            cost = sum(opts[i].cost for i in chosen)
+            if chosen and cost < bound - 1e-9:
+                full.append((cost, chosen))
+        full.sort(key=lambda t: t[0])
+        limit = int(rng.integers(1, 50))
+        assert list(cheapest_combinations(opts, by_group, bound, limit)) == full[:limit]
+        assert count_cheaper(opts, by_group, bound) == len(full)

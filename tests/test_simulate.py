@@ -190,3 +190,28 @@ traffic = { model = "ftp3" }
     bad = subprocess.run([sys.executable, "-m", "twinnet.cli", "simulate", str(sc), "--hours",
                           "0.01"], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--hours" in bad.stderr
+
+
+def test_reports_of_users_who_moved_are_predicted_where_they_were():
+    """P2V from a living network: a report's RSRP is predicted at the reported position, which
+    is what the twin gives once its user is moved there."""
+    from twinnet.twin.fidelity import predict_reports
+
+    twin = DigitalTwin(_scenario())
+    names = twin.network.cell_names
+    u = np.array([3, 40, 41, 500])
+    x = twin.users.x_m[u] + np.array([0.0, 80.0, -120.0, 35.0])
+    y = twin.users.y_m[u] + np.array([0.0, -60.0, 10.0, 90.0])
+    rep = pd.DataFrame({"ue_id": [f"ue{i}" for i in u], "cell_id": [names[0], names[4],
+                                                                  names[7], names[12]],
+                        "x_m": x, "y_m": y})
+    got = predict_reports(twin, rep)
+    moved = twin.copy()
+    xs, ys = twin.users.x_m.copy(), twin.users.y_m.copy()
+    xs[u], ys[u] = x, y
+    moved.move_users(xs, ys)
+    expected = predict_reports(moved, rep.drop(columns=["x_m", "y_m"]))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+    # the unmoved user's prediction is the twin's own
+    assert got[0] == predict_reports(twin, rep.drop(columns=["x_m", "y_m"]))[0]
+    assert abs(got[1] - predict_reports(twin, rep.drop(columns=["x_m", "y_m"]))[1]) > 0.1

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -560,15 +561,19 @@ def simulate(
                                                "(default: the scenario's)")] = None,
     report: Annotated[float | None, typer.Option(min=0.1, max=86400, help="reporting "
                                                  "interval of the counters [s]")] = None,
+    twin_only: Annotated[bool, typer.Option(
+        "--twin/--network", help="--network (default): the emulated network with its hidden "
+        "truth and the scenario's [[events]]; --twin: the twin's own models alone")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="run folder")] = None,
     seed: Annotated[int | None, typer.Option(help="random stream (default: the scenario's "
-                                             "seed)")] = None,
+                                             "seed; --twin only)")] = None,
     snapshots: Annotated[int, typer.Option(min=0, max=50, help="serving-map snapshots")] = 3,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Run the twin's network in time — users move, sessions arrive, the scheduler shares PRBs,
-    users hand over — and write per-cell counters, group KPIs, a KPI-over-time plot, handover
-    statistics and serving-map snapshots to a run folder."""
+    """Run a network in time — users move, sessions arrive, the scheduler shares PRBs, users
+    hand over, events happen — and write per-cell counters, group KPIs, a KPI-over-time plot,
+    handover statistics, events and serving-map snapshots to a run folder."""
+    from twinnet.emulator import NetworkEmulator
     from twinnet.errors import InputError
     from twinnet.report import write_simulation_folder
     from twinnet.scenario import Simulation, load_scenario
@@ -592,7 +597,13 @@ def simulate(
         raise InputError("--hours", hours, f"at least one reporting interval "
                                            f"({cfg.report_s:g} s)")
     folder = out_dir or _default_run_dir(f"simulate-{sc.name}")
-    sim = NetworkSimulation(DigitalTwin(sc), cfg, seed=seed)
+    emu = None
+    if twin_only:
+        sim = NetworkSimulation(DigitalTwin(sc), cfg, seed=seed)
+    else:
+        emu = NetworkEmulator(sc.model_copy(update={"simulation": cfg}))
+        assert emu.sim is not None
+        sim = emu.sim
     with _progress() as prog:
         task = prog.add_task(f"simulating {sc.name}", total=round(duration))
 
@@ -600,7 +611,13 @@ def simulate(
             prog.update(task, completed=round(done))
 
         result = sim.run(duration, progress=tick, snapshots=snapshots)
-    summary = write_simulation_folder(sim, result, folder, sc.name)
+    events = None
+    if emu is not None:
+        alarms, truth = emu.events.drain()
+        events = pd.concat([alarms.assign(payload=None), truth], ignore_index=True)
+    summary = write_simulation_folder(sim, result, folder, sc.name, events=events)
+    summary["network"] = "twin" if twin_only else "emulated"
+    summary["truth"] = None if twin_only else emu.truth_cfg.model  # type: ignore[union-attr]
     summary["run_folder"] = str(folder)
     if as_json:
         _print_json(summary)
@@ -615,6 +632,8 @@ def simulate(
     for k, v in ho.items():
         t.add_row(k, "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)))
     out.print(t)
+    if events is not None and len(events):
+        out.print(f"{len(events)} events and alarms (events.parquet)")
     out.print(f"run folder: {folder}")
 
 

@@ -191,11 +191,14 @@ def plot_calibration_cdf(result: dict[str, Any], path: Path,
 
 
 # ---------------------------------------------------------------------- the network in time
-def plot_kpis_over_time(result: Any, path: Path, title: str = "") -> None:
+def plot_kpis_over_time(result: Any, path: Path, title: str = "",
+                        events: pd.DataFrame | None = None) -> None:
     """Network KPIs per reporting interval: PRB utilisation (peak and mean over cells), carried
-    traffic, and mobility events (handovers, ping-pongs, radio link failures)."""
+    traffic, and mobility events (handovers, ping-pongs, radio link failures); the truth
+    events' starts and ends marked as vertical lines."""
     net = result.network
-    t = (pd.to_datetime(net["ts"]) - pd.to_datetime(net["ts"]).iloc[0]).dt.total_seconds() / 3600
+    t0 = pd.to_datetime(net["ts"]).iloc[0]
+    t = (pd.to_datetime(net["ts"]) - t0).dt.total_seconds() / 3600
     fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     ax = axes[0]
     ax.plot(t, net["peak_prb_util_dl"], label="peak cell")
@@ -212,6 +215,15 @@ def plot_kpis_over_time(result: Any, path: Path, title: str = "") -> None:
     ax.set_ylabel("events per interval")
     ax.set_xlabel("time [h]")
     ax.legend(loc="upper left")
+    if events is not None and len(events):
+        truth = events[(events["kind"] == "truth")
+                       & ~events["message"].astype(str).str.startswith("radar I/N")]
+        for _, r in truth.iterrows():
+            x = (pd.Timestamp(r["ts"]) - t0).total_seconds() / 3600
+            for a in axes:
+                a.axvline(x, color="0.4", ls="--", lw=0.8)
+            axes[0].annotate(str(r["message"]), (x, 1.0), rotation=90, fontsize=7,
+                             va="top", ha="right", color="0.3")
     if title:
         axes[0].set_title(title)
     fig.tight_layout()
@@ -237,22 +249,37 @@ def plot_serving_snapshot(twin: DigitalTwin, snap: dict[str, Any], path: Path) -
     _finish(fig, ax, f"Serving cell per user, {snap['label']}", path)
 
 
-def write_simulation_folder(sim: Any, result: Any, out: Path, scenario: str) -> dict[str, Any]:
+def write_simulation_folder(sim: Any, result: Any, out: Path, scenario: str,
+                            events: pd.DataFrame | None = None) -> dict[str, Any]:
     """Write a simulation's time series and pictures: ``cells.parquet`` (counters per cell and
-    interval), ``groups.parquet``, ``network.parquet``, ``kpis_over_time.png``, serving-map
-    snapshots, ``summary.json`` and ``report.md``; returns the summary."""
+    interval), ``groups.parquet``, ``network.parquet``, ``kpis_over_time.png`` (events marked),
+    serving-map snapshots, ``events.parquet`` (alarms and truth, when given), ``summary.json``
+    and ``report.md``; returns the summary."""
     out.mkdir(parents=True, exist_ok=True)
+    extra = []
+    if events is not None:
+        ev = events.copy()
+        ev["payload"] = ev["payload"].map(lambda p: None if p is None else json.dumps(
+            p, default=str))
+        ev.to_parquet(out / "events.parquet")
+        extra.append("events.parquet")
     result.cells.to_parquet(out / "cells.parquet")
     result.groups.to_parquet(out / "groups.parquet")
     result.network.to_parquet(out / "network.parquet")
-    plot_kpis_over_time(result, out / "kpis_over_time.png", f"{scenario}: the network in time")
+    plot_kpis_over_time(result, out / "kpis_over_time.png", f"{scenario}: the network in time",
+                        events=events)
     maps = []
     for i, snap in enumerate(result.snapshots):
         name = f"serving_t{i}.png"
         plot_serving_snapshot(sim.twin, snap, out / name)
         maps.append(name)
     summary = {"scenario": scenario, **result.to_dict(), "files": sorted(
-        ["cells.parquet", "groups.parquet", "network.parquet", "kpis_over_time.png", *maps])}
+        ["cells.parquet", "groups.parquet", "network.parquet", "kpis_over_time.png", *maps,
+         *extra])}
+    if events is not None:
+        summary["events"] = [{"ts": str(r["ts"]), "kind": r["kind"], "cell_id": r["cell_id"],
+                              "message": r["message"]} for r in events.to_dict("records")
+                             if r["kind"] != "truth" or "radar" not in str(r["message"])]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     ho = summary["handovers"]
     lines = [f"# {scenario}: {result.simulated_s / 3600:g} h at "

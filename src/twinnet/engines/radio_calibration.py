@@ -38,9 +38,11 @@ LINK_FEATURES = ("x_m", "y_m", "log10_distance_m", "azimuth_off_deg", "elevation
 
 
 def link_features(twin: DigitalTwin, users: NDArray[np.int64] | None,
-                  cells: NDArray[np.int32]) -> pd.DataFrame:
-    """Feature table of user–cell links (one row per element of ``cells``, flattened)."""
-    g = twin.link_geometry(cells, users)
+                  cells: NDArray[np.int32], x_m: NDArray[np.float64] | None = None,
+                  y_m: NDArray[np.float64] | None = None) -> pd.DataFrame:
+    """Feature table of user–cell links (one row per element of ``cells``, flattened); with
+    ``x_m``/``y_m`` (per row of ``users``) the links are taken at those positions."""
+    g = twin.link_geometry(cells, users, x_m, y_m)
     return pd.DataFrame({
         "x_m": g["x_m"].ravel(), "y_m": g["y_m"].ravel(),
         "log10_distance_m": np.log10(g["distance_m"]).ravel(),
@@ -117,6 +119,11 @@ class RadioCalibration(LayerEngine):
         users = reports["ue_id"].astype(str).str.slice(2).astype(np.int64).to_numpy()
         names = {n: i for i, n in enumerate(twin.network.cell_names)}
         cells = reports["cell_id"].map(names).to_numpy(dtype=np.int32)
+        if "x_m" in reports and "y_m" in reports:  # where the user was when it reported
+            x = reports["x_m"].to_numpy(dtype=float)
+            y = reports["y_m"].to_numpy(dtype=float)
+            if np.isfinite(x).all() and np.isfinite(y).all():
+                return link_features(twin, users, cells, x, y)
         return link_features(twin, users, cells)
 
     def fit(self, data: pd.DataFrame, twin: DigitalTwin | None = None,

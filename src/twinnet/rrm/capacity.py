@@ -28,10 +28,10 @@ References
 
 from __future__ import annotations
 
-import itertools
+import heapq
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +173,66 @@ def _meets(kpis: dict[str, Any], target: float, max_outage: float | None) -> boo
     return bool(ok)
 
 
+def cheapest_combinations(opts: list[Option], by_group: list[list[int]], bound: float,
+                          limit: int) -> Iterator[tuple[float, list[int]]]:
+    """Non-empty combinations of at most one option per group costing less than ``bound``,
+    cheapest first, at most ``limit`` of them — without listing the whole product.
+
+    The order is that of sorting the full product (``itertools.product`` of ``[None, *group]``
+    per group, first group the slowest digit) by cost, ties kept in product order. A best-first
+    walk over each group's options sorted by (cost, position): every step to a successor adds
+    cost or, at equal cost, moves later in the product, so popping by (cost, rank in the
+    product) yields exactly that order."""
+    radix = [len(g) + 1 for g in by_group]
+    weight = [1] * len(radix)
+    for j in range(len(radix) - 2, -1, -1):
+        weight[j] = weight[j + 1] * radix[j + 1]
+    order = [sorted(range(len(g)), key=lambda p, g=g: (opts[g[p]].cost, p)) for g in by_group]
+
+    def key(state: tuple[int, ...]) -> tuple[float, int]:
+        cost = 0.0
+        rank = 0
+        for j, k in enumerate(state):
+            if k:
+                pos = order[j][k - 1]
+                cost += opts[by_group[j][pos]].cost
+                rank += (pos + 1) * weight[j]
+        return cost, rank
+
+    start = (0,) * len(by_group)
+    heap: list[tuple[float, int, tuple[int, ...]]] = [(0.0, 0, start)]
+    seen = {start}
+    emitted = 0
+    while heap and emitted < limit:
+        cost, _rank, state = heapq.heappop(heap)
+        if cost >= bound - 1e-9:
+            break
+        if any(state):
+            emitted += 1
+            yield cost, [by_group[j][order[j][k - 1]] for j, k in enumerate(state) if k]
+        for j, k in enumerate(state):
+            if k + 1 < radix[j]:
+                nxt = (*state[:j], k + 1, *state[j + 1:])
+                if nxt not in seen:
+                    seen.add(nxt)
+                    heapq.heappush(heap, (*key(nxt), nxt))
+
+
+def count_cheaper(opts: list[Option], by_group: list[list[int]], bound: float) -> int:
+    """How many non-empty combinations (at most one option per group) cost less than
+    ``bound`` — a dynamic programme over the groups on the distinct partial costs."""
+    counts: dict[float, int] = {0.0: 1}
+    for g in by_group:
+        nxt: dict[float, int] = {}
+        for c, n in counts.items():
+            for add in (0.0, *(opts[i].cost for i in g)):
+                t = round(c + add, 9)
+                if t < bound - 1e-9:
+                    nxt[t] = nxt.get(t, 0) + n
+        counts = nxt
+    return sum(counts.values()) - 1  # the empty combination
+
+
 def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option] | None = None,
                    margin: float = 0.02, max_outage: float | None = None,
                    hour: int | None = None, max_milp_iterations: int = 40,
@@ -276,18 +336,12 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
     # 4. proof: every cheaper combination, cheapest first, evaluated on the twin
     bound = sum(opts[i].cost for i in best[0]) if best is not None else np.inf
     by_group = [[i for i, o in enumerate(opts) if o.group == g] for g in groups]
-    combos = []
-    for pick in itertools.product(*[[None, *ix] for ix in by_group]):
-        chosen = [i for i in pick if i is not None]
-        cost = sum(opts[i].cost for i in chosen)
-        if chosen and cost < bound - 1e-9:
-            combos.append((cost, chosen))
-    combos.sort(key=lambda t: t[0])
+    n_combos = count_cheaper(opts, by_group, bound)
     checked = 0
-    for cost, chosen in combos[:max_proof_combinations]:
+    for cost, chosen in cheapest_combinations(opts, by_group, bound, max_proof_combinations):
         checked += 1
         if progress is not None and checked % 50 == 0:
-            progress(checked, min(len(combos), max_proof_combinations))
+            progress(checked, min(n_combos, max_proof_combinations))
         r = what_if(twin, _plan([opts[i] for i in chosen], "enumeration"), hour, base)
         if _meets(r.kpis, target, max_outage):
             best = (chosen, r.kpis)
@@ -297,19 +351,19 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
             break
     found_cheaper = method.endswith("+enumeration")
     # proved: a cheaper verified plan found in cost order, or every cheaper one checked
-    proved = found_cheaper or checked == len(combos)
+    proved = found_cheaper or checked == n_combos
     elapsed = time.perf_counter() - t0
     if best is None:
         return CapacityResult(ActionPlan(rationale="no candidate combination meets the target"),
                               False, proved, base.kpis, 0.0, [], iters, len(m.cuts), checked,
-                              elapsed, method, history, search_space(opts), len(combos))
+                              elapsed, method, history, search_space(opts), n_combos)
     chosen, kpis = best
     names_o = [opts[i].name for i in chosen]
     plan = _plan([opts[i] for i in chosen],
                  f"cheapest verified plan for peak PRB utilisation ≤ {target:g}: "
                  + "; ".join(names_o))
     return CapacityResult(plan, True, proved, kpis, plan.cost(), names_o, iters, len(m.cuts),
-                          checked, elapsed, method, history, search_space(opts), len(combos))
+                          checked, elapsed, method, history, search_space(opts), n_combos)
 
 
 def greedy_capacity_plan(twin: DigitalTwin, target: float = 0.5,

@@ -43,7 +43,9 @@ LAYER_ENGINES = {"L1": "radio_calibration", "L2": "traffic_forecast"}
 
 def predict_reports(twin: DigitalTwin, reports: pd.DataFrame) -> NDArray[np.float64]:
     """The twin's RSRP [dBm] for each report row's ``(ue_id, cell_id)`` link (NaN when the
-    twin has no such user or link). UE ids are ``ue<index>`` of the twin's user set."""
+    twin has no such user or link). UE ids are ``ue<index>`` of the twin's user set; when a
+    report gives the user's position (``x_m``, ``y_m``) away from where the twin has the user
+    (a user who moved), the link is computed at the reported position."""
     ue = reports["ue_id"].astype(str).str.slice(2)
     u = pd.to_numeric(ue, errors="coerce").to_numpy()
     names = {n: i for i, n in enumerate(twin.network.cell_names)}
@@ -60,8 +62,31 @@ def predict_reports(twin: DigitalTwin, reports: pd.DataFrame) -> NDArray[np.floa
     has = match.any(axis=1)
     k = match.argmax(axis=1)
     vals = np.where(has, rsrp[ui, k], np.nan)
+    moved = _moved(twin, reports, ok, ui)
+    if moved.any():
+        net = twin.network
+        rx = reports["x_m"].to_numpy(dtype=float)[ok][moved]
+        ry = reports["y_m"].to_numpy(dtype=float)[ok][moved]
+        g = twin.link_gains_of(ui[moved], rx, ry).astype(np.float64)
+        p_re = net.cell_tx_power_dbm - 10.0 * np.log10(12.0 * net.cell_n_prb)
+        km = k[moved]
+        with np.errstate(divide="ignore"):
+            here = p_re[ci[moved]] + 10.0 * np.log10(g[np.arange(km.size), km])
+        vals[moved] = np.where(has[moved] & net.cell_active[ci[moved]], here, vals[moved])
     out[np.flatnonzero(ok)] = vals
     return out
+
+
+def _moved(twin: DigitalTwin, reports: pd.DataFrame, ok: NDArray[np.bool_],
+           ui: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Report rows (of the ``ok`` ones) whose position is more than a metre from the twin's
+    position of that user."""
+    if "x_m" not in reports or "y_m" not in reports:
+        return np.zeros(ui.size, dtype=bool)
+    rx = reports["x_m"].to_numpy(dtype=float)[ok]
+    ry = reports["y_m"].to_numpy(dtype=float)[ok]
+    d = np.hypot(rx - twin.users.x_m[ui], ry - twin.users.y_m[ui])
+    return np.asarray(np.isfinite(d) & (d > 1.0), dtype=bool)
 
 
 def rsrp_error(twin: DigitalTwin, reports: pd.DataFrame) -> dict[str, float]:

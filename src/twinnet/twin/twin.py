@@ -223,14 +223,19 @@ class DigitalTwin:
         if candidates:
             self._cand = None
 
-    def link_gains_of(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
-        """Linear coupling gains ``[len(rows), K]`` of some users at their current positions,
-        in the slots of :meth:`link_gains` (the same values a full recompute gives them):
-        what a simulation needs when only a few users moved."""
+    def link_gains_of(self, rows: NDArray[np.int64], x_m: NDArray[np.float64] | None = None,
+                      y_m: NDArray[np.float64] | None = None) -> NDArray[np.float32]:
+        """Linear coupling gains ``[len(rows), K]`` of some users, in the slots of
+        :meth:`link_gains` (the values a full recompute gives them): at their current
+        positions, or at ``x_m``/``y_m`` (the same users elsewhere — where a measurement
+        report says they were). What a simulation needs when only a few users moved."""
         rows = np.asarray(rows, dtype=np.int64)
         cand = self.candidate_sites()
         sub = self.copy()
         sub.users = self.users.take(rows)
+        if x_m is not None and y_m is not None:
+            sub.users = replace(sub.users, x_m=np.array(x_m, dtype=np.float64),
+                                y_m=np.array(y_m, dtype=np.float64))
         base = self._user_ids
         sub._user_ids = rows if base is None else base[rows]
         sub._cand = cand if cand.shape[0] == 1 else np.ascontiguousarray(cand[rows])
@@ -636,18 +641,26 @@ class DigitalTwin:
             out = p_re[c] + 10.0 * np.log10(gain.astype(np.float64))
         return np.where((cells >= 0) & net.cell_active[c], out, -np.inf)
 
-    def link_geometry(self, cells: NDArray[np.int32], users: NDArray[np.int64] | None = None
-                      ) -> dict[str, NDArray[np.float64]]:
+    def link_geometry(self, cells: NDArray[np.int32], users: NDArray[np.int64] | None = None,
+                      x_m: NDArray[np.float64] | None = None,
+                      y_m: NDArray[np.float64] | None = None) -> dict[str, NDArray[np.float64]]:
         """Geometry of user–cell links (arrays shaped like ``cells``; rows are ``users`` or all
         users): horizontal distance [m] to the nearest wrap-around image of the site, azimuth
         off the boresight [deg, -180…180), elevation below the horizon minus the total downtilt
-        [deg] (TR 38.901 §7.1 angles as seen from the cell), and the user position."""
+        [deg] (TR 38.901 §7.1 angles as seen from the cell), and the user position
+        (``x_m``/``y_m`` per row: where the users were, e.g. a measurement report's position,
+        instead of the twin's)."""
         net, ue = self.network, self.users
         rows = np.arange(ue.n) if users is None else users
         rows2 = np.broadcast_to(rows[:, None], cells.shape) if cells.ndim == 2 else rows
         c = np.where(cells >= 0, cells, 0)
         s = net.cell_site[c]
-        ux, uy = ue.x_m[rows2], ue.y_m[rows2]
+        if x_m is None or y_m is None:
+            ux, uy = ue.x_m[rows2], ue.y_m[rows2]
+        else:
+            px, py = np.asarray(x_m, dtype=np.float64), np.asarray(y_m, dtype=np.float64)
+            ux = np.broadcast_to(px[:, None], cells.shape) if cells.ndim == 2 else px
+            uy = np.broadcast_to(py[:, None], cells.shape) if cells.ndim == 2 else py
         best = np.full(cells.shape, np.inf)
         dx_b = np.zeros(cells.shape)
         dy_b = np.zeros(cells.shape)
