@@ -215,3 +215,42 @@ def test_reports_of_users_who_moved_are_predicted_where_they_were():
     # the unmoved user's prediction is the twin's own
     assert got[0] == predict_reports(twin, rep.drop(columns=["x_m", "y_m"]))[0]
     assert abs(got[1] - predict_reports(twin, rep.drop(columns=["x_m", "y_m"]))[1]) > 0.1
+
+
+def test_silent_faults_change_the_truth_without_an_alarm():
+    """A tilt fault and a PA degradation act on the true network (its RSRP and load) but the
+    network raises no alarm; the truth records both."""
+    sc = _scenario(events=[
+        {"type": "tilt_fault", "cell": "S0/1", "at_s": 60.0, "delta_deg": 8.0},
+        {"type": "pa_degradation", "cell": "S1/2", "at_s": 60.0, "loss_db": 10.0}])
+    emu = NetworkEmulator(sc)
+    a = emu.step()
+    i1 = emu.recorded.cell_names.index("S1/2")
+    i0 = emu.recorded.cell_names.index("S0/1")
+    p_before = emu.twin.network.cell_tx_power_dbm[i1]
+    t_before = emu.twin.network.cell_elec_tilt_deg[i0]
+    b = emu.step()
+    assert emu.twin.network.cell_tx_power_dbm[i1] == pytest.approx(p_before - 10.0)
+    assert emu.twin.network.cell_elec_tilt_deg[i0] == pytest.approx(t_before + 8.0)
+    assert emu.recorded.cell_tx_power_dbm[i1] == pytest.approx(p_before)  # records unchanged
+    assert len(a.alarms) == 0 and len(b.alarms) == 0
+    assert sorted(b.truth.message) == ["pa_degradation starts", "tilt_fault starts"]
+    # the weaker cell serves fewer users
+    ka, kb = a.kpis.set_index("cell_id"), b.kpis.set_index("cell_id")
+    assert kb.loc["S1/2", "users_connected"] < 0.8 * ka.loc["S1/2", "users_connected"]
+
+
+def test_a_radar_sweeping_the_users_lowers_their_sinr_and_is_recorded():
+    sc = _scenario(events=[{"type": "radar", "at_s": 60.0, "duration_s": 60.0,
+                            "track": [{"t_s": 0.0, "x_m": 0.0, "y_m": 0.0}],
+                            "rotation_s": 4.0, "beamwidth_deg": 3.0, "eirp_dbm": 90.0,
+                            "fc_ghz": 3.5}])
+    emu = NetworkEmulator(sc)
+    a, b, c = emu.step(), emu.step(), emu.step()
+    # users in the beam lose their link (their SINR falls below Qout for a whole step)
+    rlf = [int(t.kpis["rlf"].sum()) for t in (a, b, c)]
+    assert rlf[1] > 50 and rlf[0] < 5 and rlf[2] < 5
+    msgs = list(b.truth.message)
+    assert "radar starts" in msgs and any(m.startswith("radar I/N") for m in msgs)
+    i_n = next(r for r in b.truth.to_dict("records") if r["message"].startswith("radar I/N"))
+    assert i_n["payload"]["i_n_db"] > 0 and i_n["payload"]["violated"]

@@ -180,7 +180,7 @@ def plot_calibration_cdf(result: dict[str, Any], path: Path,
         ax.set_xlabel(label)
         ax.set_ylabel("CDF")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="center right", fontsize=8)
     names = {"uma": "UMa", "umi": "UMi-Street Canyon"}
     label = names.get(result["scenario"], result["scenario"])
     fig.suptitle(f"TR 38.901 calibration — {label} "
@@ -198,23 +198,31 @@ def plot_kpis_over_time(result: Any, path: Path, title: str = "",
     events' starts and ends marked as vertical lines."""
     net = result.network
     t0 = pd.to_datetime(net["ts"]).iloc[0]
-    t = (pd.to_datetime(net["ts"]) - t0).dt.total_seconds() / 3600
+    start = (pd.to_datetime(net["ts"]) - t0).dt.total_seconds().to_numpy() / 3600
+    span = float(start[1] - start[0]) if len(start) > 1 else result.simulated_s / 3600
+    t = np.append(start, start[-1] + span)  # interval edges: counters are held over each
+
+    def held(col: str) -> Any:
+        v = net[col].to_numpy(dtype=float)
+        return np.append(v, v[-1])
+
     fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     ax = axes[0]
-    ax.plot(t, net["peak_prb_util_dl"], label="peak cell")
-    ax.plot(t, net["mean_prb_util_dl"], label="mean over cells")
+    ax.step(t, held("peak_prb_util_dl"), where="post", label="peak cell")
+    ax.step(t, held("mean_prb_util_dl"), where="post", label="mean over cells")
     ax.set_ylabel("DL PRB utilisation")
     ax.set_ylim(0, 1.05)
-    ax.legend(loc="upper left")
-    axes[1].plot(t, net["thr_dl_mbps"], color="tab:green")
+    ax.legend(loc="lower right")
+    axes[1].step(t, held("thr_dl_mbps"), where="post", color="tab:green")
     axes[1].set_ylabel("carried DL traffic [Mbit/s]")
     ax = axes[2]
     for col, lab in (("ho_attempts", "handovers"), ("ping_pong", "ping-pongs"),
                      ("rlf", "radio link failures"), ("drops", "drops")):
-        ax.plot(t, net[col], label=lab)
+        ax.step(t, held(col), where="post", label=lab)
+    ax.set_yscale("symlog", linthresh=10)
     ax.set_ylabel("events per interval")
     ax.set_xlabel("time [h]")
-    ax.legend(loc="upper left")
+    ax.legend(loc="center right", fontsize=8)
     if events is not None and len(events):
         truth = events[(events["kind"] == "truth")
                        & ~events["message"].astype(str).str.startswith("radar I/N")]
@@ -277,9 +285,11 @@ def write_simulation_folder(sim: Any, result: Any, out: Path, scenario: str,
         ["cells.parquet", "groups.parquet", "network.parquet", "kpis_over_time.png", *maps,
          *extra])}
     if events is not None:
-        summary["events"] = [{"ts": str(r["ts"]), "kind": r["kind"], "cell_id": r["cell_id"],
-                              "message": r["message"]} for r in events.to_dict("records")
-                             if r["kind"] != "truth" or "radar" not in str(r["message"])]
+        summary["events"] = [
+            {"ts": str(r["ts"]), "kind": r["kind"],
+             "cell_id": None if pd.isna(r["cell_id"]) else str(r["cell_id"]),
+             "message": r["message"]} for r in events.to_dict("records")
+            if r["kind"] != "truth" or "radar" not in str(r["message"])]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     ho = summary["handovers"]
     lines = [f"# {scenario}: {result.simulated_s / 3600:g} h at "

@@ -555,15 +555,16 @@ class RadarPoint(_Model):
 
 class Radar(_Event):
     """A radar moving along ``track`` (positions at times, linear in between) with a beam
-    rotating every ``rotation_s``; its main lobe, ``eirp_dbm`` over a ``beamwidth_deg`` beam,
-    interferes with the cells it sweeps, and the cells' emissions must stay ``protection_i_n_db``
-    below the radar receiver's noise."""
+    rotating every ``rotation_s``; its main lobe, ``eirp_dbm`` peak over a ``beamwidth_deg``
+    beam transmitting a ``duty_cycle`` of the time, interferes with the users it sweeps, and the
+    cells' emissions must stay ``protection_i_n_db`` below the radar receiver's noise."""
 
     type: Literal["radar"] = "radar"
     track: list[RadarPoint] = Field(min_length=1)
     rotation_s: float = Field(4.0, gt=0, le=3600)
     beamwidth_deg: float = Field(2.0, gt=0, le=360)
     eirp_dbm: float = Field(90.0, ge=0, le=120)
+    duty_cycle: float = Field(0.001, gt=0, le=1, description="pulse duty cycle")
     fc_ghz: float = Field(3.5, gt=0, le=100)
     protection_i_n_db: float = Field(-6.0, ge=-30, le=30)
     noise_figure_db: float = Field(3.0, ge=0, le=20)

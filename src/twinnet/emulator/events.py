@@ -10,8 +10,9 @@ the ground truth at the times they happen and undoes them when they end:
 * ``backhaul_congestion`` — the site's backhaul carries at most ``capacity_mbps``;
 * ``crowd`` — extra users (placed in the truth from the start, absent until then) arrive over
   the ramp-in, stay, and leave over the ramp-out; they attach and detach like any user;
-* ``radar`` — a rotating radar moving along its track adds its main-lobe power (time-averaged
-  over the step, free-space path loss) to the interference of the users it illuminates; the
+* ``radar`` — a rotating radar moving along its track adds its main-lobe power (averaged over
+  its pulses' duty cycle and over the step, free-space path loss) to the interference of the
+  users it illuminates; the
   cells' emissions at the radar are recorded as its interference-to-noise ratio I/N.
 
 Every start and end is recorded as a truth entry (for scoring detectors later; the twin's
@@ -167,7 +168,7 @@ class TruthEvents:
         passes = np.floor(sweep / 360.0) + (((az - start) % 360.0) < (sweep % 360.0))
         frac = np.minimum(1.0, passes * (e.beamwidth_deg / 360.0) * e.rotation_s / dt_s)
         pl = free_space_pathloss_db(d, e.fc_ghz)
-        sim.external_interference_mw += frac * 10.0 ** ((e.eirp_dbm - pl) / 10.0)
+        sim.external_interference_mw += frac * e.duty_cycle * 10.0 ** ((e.eirp_dbm - pl) / 10.0)
         # the cells' downlink emissions at the radar (omnidirectional radar receiver, its
         # main-lobe gain applied when it points at the cell: averaged like the users')
         cs = net.cell_site

@@ -187,7 +187,10 @@ def cheapest_combinations(opts: list[Option], by_group: list[list[int]], bound: 
     weight = [1] * len(radix)
     for j in range(len(radix) - 2, -1, -1):
         weight[j] = weight[j + 1] * radix[j + 1]
-    order = [sorted(range(len(g)), key=lambda p, g=g: (opts[g[p]].cost, p)) for g in by_group]
+    def by_cost(g: list[int]) -> list[int]:
+        return sorted(range(len(g)), key=lambda p: (opts[g[p]].cost, p))
+
+    order = [by_cost(g) for g in by_group]
 
     def key(state: tuple[int, ...]) -> tuple[float, int]:
         cost = 0.0

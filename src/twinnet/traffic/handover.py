@@ -326,10 +326,10 @@ class HandoverControl:
     @staticmethod
     def _links(
         rows: int,
-        rsrp_dbm: NDArray[np.float64],
+        rsrp_dbm: NDArray[np.floating[Any]],
         slot_cell: NDArray[np.int32],
         cio_db: NDArray[np.float64],
-        sinr_db: NDArray[np.float64],
+        sinr_db: NDArray[np.floating[Any]],
     ) -> tuple[NDArray[Any], NDArray[Any], NDArray[np.float64], NDArray[Any]]:
         rsrp = np.asarray(rsrp_dbm)
         sinr = np.asarray(sinr_db)
@@ -366,10 +366,10 @@ class HandoverControl:
     def attach(
         self,
         users: NDArray[np.int64],
-        rsrp_dbm: NDArray[np.float64],
+        rsrp_dbm: NDArray[np.floating[Any]],
         slot_cell: NDArray[np.int32],
         cio_db: NDArray[np.float64],
-        sinr_db: NDArray[np.float64],
+        sinr_db: NDArray[np.floating[Any]],
     ) -> None:
         """Initial access of ``users`` (at t = 0, or when they arrive): each takes the cell
         with the highest RSRP + offset among the heard cells whose SINR reaches ``q_in_db``
@@ -407,10 +407,10 @@ class HandoverControl:
         self,
         t_s: float,
         dt_s: float,
-        rsrp_dbm: NDArray[np.float64],
+        rsrp_dbm: NDArray[np.floating[Any]],
         slot_cell: NDArray[np.int32],
         cio_db: NDArray[np.float64],
-        sinr_db: NDArray[np.float64],
+        sinr_db: NDArray[np.floating[Any]],
         present: NDArray[np.bool_],
     ) -> HandoverStep:
         """Advance every present user by one step of ``dt_s`` seconds ending at clock time
