@@ -299,12 +299,15 @@ def write_simulation_folder(sim: Any, result: Any, out: Path, scenario: str,
     for k, v in ho.items():
         lines.append(f"| {k} | {v if not isinstance(v, float) else round(v, 4)} |")
     lines += ["", "## Per group (mean over intervals)", "",
-              "| group | users | DL throughput per user [Mbit/s] | out of service | late "
-              "packets |", "|---|---|---|---|---|"]
+              "| group | users (mean present) | DL throughput per present user [Mbit/s] | "
+              "out of service | late packets |", "|---|---|---|---|---|"]
     for name, g in result.groups.groupby("group", sort=False):
         late = g["packets_late"].sum() / g["packets"].sum() if g["packets"].sum() else None
-        lines.append(f"| {name} | {g['users'].mean():.0f} | {g['thr_per_user_mbps'].mean():.3f}"
-                     f" | {100 * g['out_of_service'].mean():.2f} % | "
+        w = g["users"].to_numpy(dtype=float)  # weighted by the users present (crowds come, go)
+        tot = w.sum()
+        thr = float((g["thr_per_user_mbps"] * w).sum() / tot) if tot > 0 else 0.0
+        oos = float((g["out_of_service"] * w).sum() / tot) if tot > 0 else 0.0
+        lines.append(f"| {name} | {g['users'].mean():.0f} | {thr:.3f} | {100 * oos:.2f} % | "
                      f"{'—' if late is None else f'{100 * late:.2f} %'} |")
     lines += ["", "![KPIs over time](kpis_over_time.png)", ""]
     (out / "report.md").write_text("\n".join(lines))
