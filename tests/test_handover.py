@@ -66,6 +66,7 @@ def walk(
     t_end: float,
     cio_db: tuple[float, float] = (0.0, 0.0),
     outage_a_from_s: float | None = None,
+    pairs: dict[tuple[int, int], float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[HandoverStep | None], np.ndarray]:
     """One user walking ``x_of_t``: attach at t = 0, then one step per ``dt`` up to ``t_end``.
     Returns the times, positions, the steps (index i ↔ times[i], i ≥ 1) and the serving cell
@@ -84,9 +85,17 @@ def walk(
     serving = np.full(n, -1)
     serving[0] = ctl.serving[0]
     present = np.ones(1, dtype=bool)
+    pair = None
+    if pairs:
+        items = sorted(pairs.items())
+        ptr = np.zeros(3, dtype=np.int64)
+        for (src, _), _v in items:
+            ptr[src + 1] += 1
+        pair = (np.cumsum(ptr), np.array([k[1] for k, _ in items]),
+                np.array([v for _, v in items], dtype=float))
     for i in range(1, n):
         steps.append(ctl.step(float(t[i]), dt, rsrp[i : i + 1], CELLS, cio, sinr[i : i + 1],
-                              present))
+                              present, pair))
         serving[i] = ctl.serving[0]
     return t, x, steps, serving
 
@@ -448,3 +457,18 @@ def test_bad_input_names_the_field():
     with pytest.raises(InputError) as err:
         ctl.step(1.0, 0.1, rsrp, np.array([[0, 1, 9]]), np.zeros(3), rsrp, np.ones(2, bool))
     assert err.value.value == 9 and "cio_db" in str(err.value)
+
+
+def test_a_neighbour_offset_of_the_serving_cell_acts_like_the_neighbours_own_offset():
+    """A (serving A → neighbour B) offset of +4 dB moves the handover exactly where a +4 dB
+    cell individual offset on B does; an offset configured on B's side (B → A) does not."""
+    cfg = Handover(time_to_trigger_ms=320)
+    x0, v, dt = 150.0, 5.0, 0.1
+    _, x_cio, cio, _ = walk(cfg, lambda t: x0 + v * t, dt, 40.0, cio_db=(0.0, 4.0))
+    _, x_pair, pair, _ = walk(cfg, lambda t: x0 + v * t, dt, 40.0, pairs={(0, 1): 4.0})
+    _, x_other, other, _ = walk(cfg, lambda t: x0 + v * t, dt, 40.0, pairs={(1, 0): 4.0})
+    _, x_plain, plain, _ = walk(cfg, lambda t: x0 + v * t, dt, 40.0)
+    [i_cio], [i_pair] = when(cio, "success"), when(pair, "success")
+    [i_other], [i_plain] = when(other, "success"), when(plain, "success")
+    assert x_pair[i_pair] == x_cio[i_cio]
+    assert x_other[i_other] == x_plain[i_plain] > x_pair[i_pair] + 20.0

@@ -19,6 +19,7 @@ from twinnet.actions import (
     SetCellActive,
     SetCellOffset,
     SetElectricalTilt,
+    SetNeighbourOffset,
     SetTxPower,
 )
 from twinnet.llm.guardrails import RateLimiter, screen_actions
@@ -166,10 +167,13 @@ def _multi_carrier_network():
 def test_every_action_is_undone_by_its_inverse(network):
     net = network.copy()
     net.iot_uplink["S1/1"] = {"dev0": (10.0, (0, 1))}
+    net.cell_pair_cio_db[(1, 2)] = 3.0  # S0/2 → S0/3: removed by the plan, back after
     plan = ActionPlan(actions=[
         SetTxPower(cell="S0/1", tx_power_dbm=40.0),
         SetElectricalTilt(cell="S0/1", tilt_deg=12.0),
         SetCellOffset(cell="S2/3", offset_db=-3.0),
+        SetNeighbourOffset(cell="S0/1", neighbour="S1/2", offset_db=-4.0),
+        SetNeighbourOffset(cell="S0/2", neighbour="S0/3", offset_db=None),
         SetCellActive(cell="SC2/1", active=True),
         ReservePRBs(cell="S3/1", slice_id="urllc", n_prb=10),
         BlankPRBs(cell="S3/2", start_prb=0, end_prb=4),
@@ -189,6 +193,7 @@ def test_every_action_is_undone_by_its_inverse(network):
         after = getattr(net, attr)
         assert after is not None and not after[:n].any(), attr
     assert net.iot_uplink == before.iot_uplink
+    assert net.cell_pair_cio_db == before.cell_pair_cio_db == {(1, 2): 3.0}
     # a moved drone flies back to where it was
     moved = net.copy()
     base = moved.copy()

@@ -26,9 +26,24 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from twinnet.errors import InputError
 from twinnet.network.topology import Network
 
-__all__ = ["Action", "ActionPlan", "AddCarrier", "AllocateIoTUplink", "BlankPRBs", "DeployDrone",
-           "IoTGrant", "RemoveCarrier", "ReservePRBs", "SetCellActive", "SetCellOffset",
-           "SetElectricalTilt", "SetTxPower", "action_schema", "parse_action"]
+__all__ = [
+    "Action",
+    "ActionPlan",
+    "AddCarrier",
+    "AllocateIoTUplink",
+    "BlankPRBs",
+    "DeployDrone",
+    "IoTGrant",
+    "RemoveCarrier",
+    "ReservePRBs",
+    "SetCellActive",
+    "SetCellOffset",
+    "SetElectricalTilt",
+    "SetNeighbourOffset",
+    "SetTxPower",
+    "action_schema",
+    "parse_action",
+]
 
 
 class _Action(BaseModel):
@@ -106,6 +121,39 @@ class SetCellOffset(_Action):
     def inverse(self, before: Network) -> list[Any]:
         return [SetCellOffset(cell=self.cell,
                               offset_db=float(before.cell_cio_db[self._index(before)]))]
+
+
+class SetNeighbourOffset(_Action):
+    """Set the handover offset of ``neighbour`` as seen from ``cell`` [dB] (the neighbour's
+    ``cellIndividualOffset`` in ``cell``'s measurement object, TS 38.331): positive hands users
+    of ``cell`` over to ``neighbour`` earlier, negative later. ``offset_db = None`` removes the
+    pair's offset (the neighbour's own offset applies again). It acts on connected-mode
+    handovers only, not on cell selection."""
+
+    type: Literal["set_neighbour_offset"] = "set_neighbour_offset"
+    neighbour: str = Field(min_length=1, max_length=64, description="the neighbour cell")
+    offset_db: float | None = Field(ge=-24.0, le=24.0)
+
+    def _pair(self, network: Network) -> tuple[int, int]:
+        s = self._index(network)
+        names = network.cell_names
+        if self.neighbour not in names:
+            raise InputError("neighbour", self.neighbour, "a cell of the network")
+        n = names.index(self.neighbour)
+        if n == s:
+            raise InputError("neighbour", self.neighbour, f"a cell other than {self.cell}")
+        return s, n
+
+    def apply(self, network: Network) -> None:
+        key = self._pair(network)
+        if self.offset_db is None:
+            network.cell_pair_cio_db.pop(key, None)
+        else:
+            network.cell_pair_cio_db[key] = float(self.offset_db)
+
+    def inverse(self, before: Network) -> list[Any]:
+        prev = before.cell_pair_cio_db.get(self._pair(before))
+        return [SetNeighbourOffset(cell=self.cell, neighbour=self.neighbour, offset_db=prev)]
 
 
 class SetCellActive(_Action):
@@ -346,9 +394,9 @@ def _check_prbs(network: Network, i: int, n: int, field: str) -> None:
                                    f"{network.cell_names[i]}")
 
 
-Action = Annotated[SetTxPower | SetElectricalTilt | SetCellOffset | SetCellActive | ReservePRBs
-                   | BlankPRBs | AddCarrier | RemoveCarrier | DeployDrone | AllocateIoTUplink,
-                   Field(discriminator="type")]
+Action = Annotated[SetTxPower | SetElectricalTilt | SetCellOffset | SetNeighbourOffset
+                   | SetCellActive | ReservePRBs | BlankPRBs | AddCarrier | RemoveCarrier
+                   | DeployDrone | AllocateIoTUplink, Field(discriminator="type")]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 
 

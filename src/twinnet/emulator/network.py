@@ -30,14 +30,13 @@ from numpy.typing import NDArray
 from twinnet.actions import ActionPlan, _Action
 from twinnet.datasets import milan
 from twinnet.emulator.events import TruthEvents, crowd_positions
-from twinnet.emulator.truth import AreaLoss, GroundTruth, LossArea
+from twinnet.emulator.truth import AreaLoss, GroundTruth, LossArea, truth_model
 from twinnet.errors import InputError
 from twinnet.network.topology import Network
 from twinnet.network.users import UserSet
 from twinnet.scenario import Crowd, Scenario, Simulation, load_scenario
 from twinnet.store.telemetry import Telemetry
 from twinnet.twin.simulate import NetworkSimulation
-from twinnet.twin.twin import DigitalTwin
 
 __all__ = ["NetworkEmulator"]
 
@@ -83,7 +82,7 @@ class NetworkEmulator:
         self.clock = pd.Timestamp(start)
         self.start = self.clock
         self._rng = np.random.default_rng(self.truth_cfg.seed)
-        self.twin = DigitalTwin(sc)  # the hidden truth, evaluated like a twin
+        self.twin = truth_model(sc, self.truth_cfg)  # the hidden truth, evaluated like a twin
         #: the configuration as the operator's records have it (what V2P commands change)
         self.recorded: Network = self.twin.network.copy()
         n = self.recorded.n_cells

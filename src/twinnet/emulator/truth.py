@@ -11,18 +11,45 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from twinnet.scenario import LossArea, Truth
+from twinnet.errors import InputError
+from twinnet.scenario import LossArea, Scenario, Truth
+from twinnet.twin.twin import DigitalTwin
 
-__all__ = ["AreaLoss", "GroundTruth", "LossArea"]
+__all__ = ["TRUTH_MODELS", "AreaLoss", "GroundTruth", "LossArea", "TruthModel", "perturbed_truth",
+           "truth_model"]
 
 
 #: the emulated network's ground truth (a scenario's ``[truth]`` table)
 GroundTruth = Truth
+
+#: A truth model builds the emulated network's radio world: a model of the scenario whose link
+#: gains (per user, link and position) are the truth the twin must learn. ``perturbed`` is the
+#: twin's own 38.901 chain, on which the emulator then lays its hidden departures (tilt and EIRP
+#: errors, loss areas); a ray tracer over real geometry plugs in here as another model.
+TruthModel = Callable[[Scenario, Truth], DigitalTwin]
+
+
+def perturbed_truth(scenario: Scenario, truth: Truth) -> DigitalTwin:
+    """The 38.901 twin of the scenario (same users, fields and fading as the operator's twin)."""
+    return DigitalTwin(scenario)
+
+
+TRUTH_MODELS: dict[str, TruthModel] = {"perturbed": perturbed_truth}
+
+
+def truth_model(scenario: Scenario, truth: Truth) -> DigitalTwin:
+    """The radio world of ``truth.model`` for ``scenario``."""
+    try:
+        build = TRUTH_MODELS[truth.model]
+    except KeyError:
+        raise InputError("truth.model", truth.model, f"one of {sorted(TRUTH_MODELS)}") from None
+    return build(scenario, truth)
 
 
 class AreaLoss:

@@ -121,6 +121,10 @@ class Network:
     #: IoT uplink grants per cell: ``{cell: {device: (tx_power_dbm, (rb, ...))}}``
     iot_uplink: dict[str, dict[str, tuple[float, tuple[int, ...]]]] = field(
         default_factory=dict)
+    #: handover offsets per (serving, neighbour) cell pair [dB]: the ``cellIndividualOffset``
+    #: of the neighbour in the serving cell's measurement object (TS 38.331); a pair without
+    #: one uses the neighbour's own ``cell_cio_db``
+    cell_pair_cio_db: dict[tuple[int, int], float] = field(default_factory=dict)
 
     @property
     def n_sites(self) -> int:
@@ -186,7 +190,20 @@ class Network:
             cell_prb_blanked=None if self.cell_prb_blanked is None
             else self.cell_prb_blanked.copy(),
             iot_uplink={k: dict(v) for k, v in self.iot_uplink.items()},
+            cell_pair_cio_db=dict(self.cell_pair_cio_db),
         )
+
+    def pair_offsets(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """The per-pair handover offsets by serving cell (compressed rows): ``ptr [C + 1]``,
+        neighbour ``nb [P]`` and offset ``db [P]``; serving cell ``s``'s pairs are
+        ``ptr[s]:ptr[s + 1]``."""
+        n = self.n_cells
+        items = sorted(self.cell_pair_cio_db.items())
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        for (s, _), _v in items:
+            ptr[s + 1] += 1
+        return (np.cumsum(ptr), np.array([k[1] for k, _ in items], dtype=np.int64),
+                np.array([v for _, v in items], dtype=np.float64))
 
     def is_drone_site(self) -> NDArray[np.bool_]:
         return (self.site_drone if self.site_drone is not None

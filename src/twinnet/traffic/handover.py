@@ -141,7 +141,7 @@ def _bad_rows(slot_cell, n_cells):
 
 @njit(cache=True, parallel=True)
 def _step_kernel(
-    t, dt, rsrp, slot_cell, cio, sinr, present,
+    t, dt, rsrp, slot_cell, cio, pair_ptr, pair_nb, pair_db, sinr, present,
     margin, ttt, q_out, q_in, t310, reest_s, pp_s, mro_s,
     serving, ttt_s, t310_s, reest_at, last_src, last_t, fail_kind, fail_src, fail_cell,
     attempt, source, target, success, failure, rlf, reest, ping_pong,
@@ -169,7 +169,12 @@ def _step_kernel(
                 if c == s:
                     rs, ss = r, sinr[u, k]
                 elif r > -math.inf:
-                    m = r + cio[c]
+                    off = cio[c]
+                    for q in range(pair_ptr[s], pair_ptr[s + 1]):
+                        if pair_nb[q] == c:
+                            off = pair_db[q]
+                            break
+                    m = r + off
                     if m > bm:
                         bn, bm, bsinr = c, m, sinr[u, k]
             heard = rs > -math.inf
@@ -412,12 +417,17 @@ class HandoverControl:
         cio_db: NDArray[np.float64],
         sinr_db: NDArray[np.floating[Any]],
         present: NDArray[np.bool_],
+        pair_offsets: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
+        | None = None,
     ) -> HandoverStep:
         """Advance every present user by one step of ``dt_s`` seconds ending at clock time
         ``t_s`` [s]: radio link monitoring, A3 handover, re-establishment and initial access.
 
         ``rsrp_dbm [U, K]`` dBm, ``slot_cell [1 or U, K]``, ``cio_db [C]`` dB, ``sinr_db
-        [U, K]`` dB, ``present [U]``. Returns the step's events per user (:class:`HandoverStep`).
+        [U, K]`` dB, ``present [U]``; ``pair_offsets`` (``ptr [C + 1]``, ``nb [P]``,
+        ``db [P]``, :meth:`~twinnet.network.topology.Network.pair_offsets`) overrides a
+        neighbour's offset as seen from a serving cell in the A3 condition. Returns the step's
+        events per user (:class:`HandoverStep`).
         """
         if not math.isfinite(t_s):
             raise InputError("t_s", t_s, "a finite clock time [s]")
@@ -425,6 +435,17 @@ class HandoverControl:
             raise InputError("dt_s", dt_s, "a positive, finite step [s]")
         n = self.n_users
         rsrp, cells, cio, sinr = self._links(n, rsrp_dbm, slot_cell, cio_db, sinr_db)
+        if pair_offsets is None:
+            ptr = np.zeros(len(cio) + 1, dtype=np.int64)
+            nb, db = np.zeros(0, dtype=np.int64), np.zeros(0)
+        else:
+            ptr, nb, db = (np.asarray(pair_offsets[0], dtype=np.int64),
+                           np.asarray(pair_offsets[1], dtype=np.int64),
+                           np.asarray(pair_offsets[2], dtype=np.float64))
+            if ptr.shape != (len(cio) + 1,) or nb.shape != db.shape \
+                    or (nb.size and (nb.min() < 0 or nb.max() >= len(cio))):
+                raise InputError("pair_offsets", (ptr.shape, nb.shape, db.shape),
+                                 f"compressed rows over the {len(cio)} cells")
         pres = np.asarray(present)
         if pres.shape != (n,):
             raise InputError("present", f"array of shape {pres.shape}", f"shape ({n},)")
@@ -446,7 +467,7 @@ class HandoverControl:
         )
         with threads_for(rsrp.size):
             _step_kernel(
-                float(t_s), float(dt_s), rsrp, cells, cio, sinr, pres,
+                float(t_s), float(dt_s), rsrp, cells, cio, ptr, nb, db, sinr, pres,
                 cfg.a3_offset_db + cfg.hysteresis_db, cfg.time_to_trigger_ms / 1000.0,
                 cfg.q_out_db, cfg.q_in_db, cfg.t310_ms / 1000.0, cfg.reestablish_ms / 1000.0,
                 cfg.ping_pong_s, cfg.mro_window_s,

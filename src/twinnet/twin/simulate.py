@@ -374,7 +374,8 @@ class NetworkSimulation:
             self._follow_users()
         self._radio_step()
         ho = self.handover.step(t, dt, self.rsrp_dbm, self._slot, net.cell_cio_db,
-                                self.sinr_db, self.present)
+                                self.sinr_db, self.present,
+                                net.pair_offsets() if net.cell_pair_cio_db else None)
         self.last_step = ho
         srv = self.handover.serving
         k = self._serving_slot()
