@@ -131,7 +131,6 @@ class NetworkEmulator:
         self.sim = NetworkSimulation(self.twin, cfg, seed=self.truth_cfg.seed, present=present,
                                      demand_scale=self._sim_demand, hooks=[self.events],
                                      extra_traffic=extra)
-        self._base_users = base_n
 
     def _sim_demand(self, t_s: float) -> NDArray[np.float64]:
         """Per-user scale of session arrivals at simulation time ``t_s`` (the truth's demand

@@ -49,9 +49,11 @@ from twinnet.network.mobility import MobilityModel, make_mobility
 from twinnet.policy.kpis import jain_fairness
 from twinnet.radio.fast import slot_rsrp_sinr_kernel, threads_for
 from twinnet.radio.link import cqi_from_sinr
+from twinnet.radio.noise import thermal_noise_dbm
 from twinnet.scenario import Simulation, Traffic, UserGroup
 from twinnet.store.schema import CQI_COLUMNS
 from twinnet.traffic.handover import HandoverControl, HandoverStep
+from twinnet.traffic.queues import ServiceStats
 from twinnet.traffic.scheduler import ProportionalFair
 from twinnet.traffic.sessions import Arrivals, Queues, TrafficSource, make_traffic
 
@@ -161,7 +163,6 @@ class NetworkSimulation:
         n = self.twin.users.n
         self.n_users = n
         self.seed = sc.seed if seed is None else int(seed)
-        self.rng = np.random.default_rng([self.seed, 20_241])
         self.start = pd.Timestamp(self.config.start)
         self.t_s = 0.0
         self.step_count = 0
@@ -199,10 +200,9 @@ class NetworkSimulation:
         self.rsrp_dbm = np.empty((0, 0), dtype=np.float32)
         self.sinr_db = np.empty((0, 0), dtype=np.float32)
         self._refresh_links()
-        ho = self.handover
         self._radio_step()
-        attach = np.flatnonzero(self.present)
-        ho.attach(attach, self.rsrp_dbm, self._slot, net.cell_cio_db, self.sinr_db)
+        self.handover.attach(np.flatnonzero(self.present), self.rsrp_dbm, self._slot,
+                             net.cell_cio_db, self.sinr_db)
         self._reset_interval()
         self._intervals: list[pd.DataFrame] = []
         self._group_rows: list[dict[str, Any]] = []
@@ -218,7 +218,6 @@ class NetworkSimulation:
         n_base = self.n_users - sum(len(u) for u, _ in extra)
         order = np.random.default_rng([self.seed, 13]).permutation(n_base)
         bounds = self._bounds()
-        ue = self.twin.users
         out: list[GroupState] = []
         cum = 0.0
         for k, g in enumerate(groups):
@@ -230,7 +229,6 @@ class NetworkSimulation:
         for j, (users, traffic) in enumerate(extra):
             g = UserGroup(name=f"crowd{j}", fraction=1.0, traffic=traffic)
             out.append(self._group(g, np.asarray(users, dtype=np.int64), bounds, len(out)))
-        del ue
         return out
 
     def _group(self, g: UserGroup, users: NDArray[np.int64],
@@ -410,7 +408,7 @@ class NetworkSimulation:
         self.util_dl = np.where(net.cell_active, sched.cell_utilization, 0.0)
         ul_stats = None
         if ul_arr:
-            rate_ul = self._uplink_rate(cell, sinr)
+            rate_ul = self._uplink_rate(cell, k)
             ul_sched = self.pf_ul.schedule(cell, net.n_cells, rate_ul,
                                            self.ul.demand_bits(ul_arr), dt)
             ul_stats = self.ul.serve(ul_arr, ul_sched.served_bits, dt,
@@ -422,13 +420,12 @@ class NetworkSimulation:
         if self.step_count % self.config.steps_per_report == 0:
             self._close_interval()
 
-    def _uplink_rate(self, cell: NDArray[np.int32], dl_sinr_db: NDArray[np.float64]
+    def _uplink_rate(self, cell: NDArray[np.int32], k: NDArray[np.int64]
                      ) -> NDArray[np.float64]:
-        """Uplink rate [bit/s] with all the cell's PRBs: fractional power control (TS 38.213
-        §7.1.1) over the serving coupling loss, noise of the BS receiver plus a 3 dB
-        interference margin."""
+        """Uplink rate [bit/s] with all the cell's PRBs (``k``: each user's serving slot):
+        fractional power control (TS 38.213 §7.1.1) over the serving coupling loss, noise of
+        the BS receiver plus a 3 dB interference margin."""
         net, r = self.twin.network, self.twin.scenario.radio
-        k = self._serving_slot()
         rows = np.arange(self.n_users)
         ok = (cell >= 0) & (k >= 0)
         c0 = np.where(ok, cell, 0)
@@ -436,7 +433,7 @@ class NetworkSimulation:
         n_prb = net.cell_n_prb_available[c0]
         p_dbm = np.minimum(r.ue_max_power_dbm, r.ul_p0_dbm + 10.0 * np.log10(np.maximum(
             n_prb, 1)) + r.ul_alpha * np.where(ok, cl_db, 0.0))
-        noise_dbm = -174.0 + 10.0 * np.log10(n_prb * net.cell_prb_hz[c0]) + r.bs_noise_figure_db
+        noise_dbm = thermal_noise_dbm(n_prb * net.cell_prb_hz[c0], r.bs_noise_figure_db)
         sinr_ul = np.where(ok, p_dbm - cl_db - noise_dbm - 3.0, -np.inf)
         se = self.twin.link(np.where(np.isfinite(sinr_ul), sinr_ul, -100.0)).astype(np.float64)
         ovh = 1.0 - self.twin.scenario.link.overhead
@@ -447,21 +444,21 @@ class NetworkSimulation:
         c = self.twin.network.n_cells
         self._acc: dict[str, NDArray[np.float64]] = {
             k: np.zeros(c) for k in ("util_dl", "util_ul", "active_dl", "connected", "bits_dl",
-                                     "bits_ul", "cqi_sum", "cqi_n", *_SUMS)}
+                                     "bits_ul", *_SUMS)}
         self._acc["active_max"] = np.zeros(c)
         self._acc["cqi"] = np.zeros((c, 16))
         self._acc_steps = 0
         self._grp: dict[str, NDArray[np.float64]] = {
-            k: np.zeros(len(self.groups)) for k in ("bits", "present", "served", "late",
-                                                    "packets", "out")}
+            k: np.zeros(len(self.groups)) for k in ("bits", "present", "late", "packets",
+                                                    "out")}
         u = self.n_users
         self._usr: dict[str, NDArray[np.float64]] = {
             k: np.zeros(u) for k in ("bits", "offered", "present", "out")}
 
     def _count(self, cell: NDArray[np.int32], sinr: NDArray[np.float64],
                served_bits: NDArray[np.float64], demand: NDArray[np.float64],
-               arrived: NDArray[np.float64], ho: HandoverStep, stats: Any,
-               ul_stats: Any) -> None:
+               arrived: NDArray[np.float64], ho: HandoverStep, stats: ServiceStats,
+               ul_stats: ServiceStats | None) -> None:
         c = self.twin.network.n_cells
         a = self._acc
         has = cell >= 0
@@ -481,7 +478,7 @@ class NetworkSimulation:
         a["connected"] += per_cell(has)
         a["bits_dl"] += per_cell(has, served_bits)
         if ul_stats is not None:
-            a["bits_ul"] += per_cell(has, _delivered(ul_stats))
+            a["bits_ul"] += per_cell(has, ul_stats.delivered_bits)
         cqi = cqi_from_sinr(np.where(has, sinr, -100.0))
         a["cqi"] += np.bincount(cs[has] * 16 + cqi[has], minlength=c * 16).reshape(c, 16)
         src = np.where(ho.source >= 0, ho.source, 0)
@@ -499,19 +496,18 @@ class NetworkSimulation:
         dropped = (ho.rlf | ho.failure) & at_src & (demand > 0)
         a["drops"] += per_cell(dropped, at=src)
         a["reestablishments"] += per_cell(ho.reestablished & has)
-        packets, late = _packets(stats)
-        if packets is not None:
-            a["packets_dl"] += per_cell(has, packets)
-            a["packets_late"] += per_cell(has, late)
+        packets = stats.packets_delivered.astype(np.float64)
+        late = stats.packets_late.astype(np.float64)
+        a["packets_dl"] += per_cell(has, packets)
+        a["packets_late"] += per_cell(has, late)
         g = self._grp
         gi = self.group_of
         ng = len(self.groups)
         g["bits"] += np.bincount(gi, weights=served_bits, minlength=ng)
         g["present"] += np.bincount(gi, weights=self.present.astype(float), minlength=ng)
         g["out"] += np.bincount(gi, weights=(self.present & ~has).astype(float), minlength=ng)
-        if packets is not None:
-            g["packets"] += np.bincount(gi, weights=packets, minlength=ng)
-            g["late"] += np.bincount(gi, weights=late, minlength=ng)
+        g["packets"] += np.bincount(gi, weights=packets, minlength=ng)
+        g["late"] += np.bincount(gi, weights=late, minlength=ng)
         usr = self._usr
         usr["bits"] += served_bits
         usr["offered"] += np.where(np.isfinite(demand), arrived, served_bits)
@@ -663,16 +659,4 @@ def _only_present(a: Arrivals, present: NDArray[np.bool_]) -> Arrivals:
     keep = present[a.users]
     if keep.all():
         return a
-    return Arrivals(**{**a.__dict__, "bits": np.where(keep, a.bits, 0.0)})
-
-
-def _delivered(stats: Any) -> NDArray[np.float64]:
-    return np.asarray(stats.delivered_bits, dtype=np.float64)
-
-
-def _packets(stats: Any) -> tuple[Any, Any]:
-    p = getattr(stats, "packets_delivered", None)
-    late = getattr(stats, "packets_late", None)
-    if p is None or late is None:
-        return None, None
-    return np.asarray(p, dtype=np.float64), np.asarray(late, dtype=np.float64)
+    return replace(a, bits=np.where(keep, a.bits, 0.0))
