@@ -191,6 +191,12 @@ def plot_calibration_cdf(result: dict[str, Any], path: Path,
 
 
 # ---------------------------------------------------------------------- the network in time
+def _radar_readings(events: pd.DataFrame) -> pd.Series:
+    """Rows that are a radar's per-interval I/N reading (many, one per reporting interval)
+    rather than an event's start or end."""
+    return events["message"].astype(str).str.startswith("radar I/N")
+
+
 def plot_kpis_over_time(result: Any, path: Path, title: str = "",
                         events: pd.DataFrame | None = None) -> None:
     """Network KPIs per reporting interval: PRB utilisation (peak and mean over cells), carried
@@ -224,8 +230,7 @@ def plot_kpis_over_time(result: Any, path: Path, title: str = "",
     ax.set_xlabel("time [h]")
     ax.legend(loc="center right", fontsize=8)
     if events is not None and len(events):
-        truth = events[(events["kind"] == "truth")
-                       & ~events["message"].astype(str).str.startswith("radar I/N")]
+        truth = events[(events["kind"] == "truth") & ~_radar_readings(events)]
         for _, r in truth.iterrows():
             x = (pd.Timestamp(r["ts"]) - t0).total_seconds() / 3600
             for a in axes:
@@ -288,8 +293,8 @@ def write_simulation_folder(sim: Any, result: Any, out: Path, scenario: str,
         summary["events"] = [
             {"ts": str(r["ts"]), "kind": r["kind"],
              "cell_id": None if pd.isna(r["cell_id"]) else str(r["cell_id"]),
-             "message": r["message"]} for r in events.to_dict("records")
-            if r["kind"] != "truth" or "radar" not in str(r["message"])]
+             "message": r["message"]}
+            for r in events[~_radar_readings(events)].to_dict("records")]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     ho = summary["handovers"]
     lines = [f"# {scenario}: {result.simulated_s / 3600:g} h at "

@@ -81,7 +81,6 @@ _FR1_MAX_GHZ = 7.125
 _FR3_MAX_GHZ = 24.25
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.:/@+\-]+")
 _METRIC = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,40}$")
-_MAX_LINE = 240
 
 # thresholds of the insight rules
 _SINR_LOW_DB = 0.0

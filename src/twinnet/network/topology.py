@@ -155,6 +155,12 @@ class Network:
         return np.array([self.carriers[k].n_prb for k in self.cell_carrier], dtype=np.int64)
 
     @property
+    def cell_re_power_dbm(self) -> NDArray[np.float64]:
+        """Transmit power per resource element [dBm]: the cell's power spread over its
+        ``12 · N_PRB`` subcarriers (the reference of RSRP, TS 38.215)."""
+        return self.cell_tx_power_dbm - 10.0 * np.log10(12.0 * self.cell_n_prb)
+
+    @property
     def cell_n_prb_available(self) -> NDArray[np.int64]:
         """PRBs left to a cell's traffic after reservations and blanking (at least 1)."""
         n = self.cell_n_prb

@@ -68,7 +68,7 @@ def predict_reports(twin: DigitalTwin, reports: pd.DataFrame) -> NDArray[np.floa
         rx = reports["x_m"].to_numpy(dtype=float)[ok][moved]
         ry = reports["y_m"].to_numpy(dtype=float)[ok][moved]
         g = twin.link_gains_of(ui[moved], rx, ry).astype(np.float64)
-        p_re = net.cell_tx_power_dbm - 10.0 * np.log10(12.0 * net.cell_n_prb)
+        p_re = net.cell_re_power_dbm
         km = k[moved]
         with np.errstate(divide="ignore"):
             here = p_re[ci[moved]] + 10.0 * np.log10(g[np.arange(km.size), km])

@@ -327,7 +327,7 @@ class NetworkSimulation:
     def _radio_step(self) -> None:
         """RSRP and SINR of every link slot under the current cell states and loads."""
         net = self.twin.network
-        p_re = net.cell_tx_power_dbm - 10.0 * np.log10(12.0 * net.cell_n_prb)
+        p_re = net.cell_re_power_dbm
         tx_mw = np.where(net.cell_active, 10.0 ** (net.cell_tx_power_dbm / 10.0), 0.0)
         noise_car = 10.0 ** (self.twin.noise_per_carrier_dbm() / 10.0)
         scratch = self._scratch

@@ -526,8 +526,7 @@ class DigitalTwin:
         rows = np.arange(n)
         g_srv = gain[rows, np.where(has, srv_slot, 0)].astype(np.float64)
         cl_db = np.where(has, -10.0 * np.log10(np.maximum(g_srv, 1e-30)), np.inf)
-        rsrp = (net.cell_tx_power_dbm[sc_idx] - 10.0 * np.log10(12.0 * net.cell_n_prb[sc_idx])
-                - cl_db)
+        rsrp = net.cell_re_power_dbm[sc_idx] - cl_db
         outage = ~(np.isfinite(res.prb_need) & has)
         ul = self._uplink_sinr_db(gain, slot_cell, srv_slot, srv_cell, cl_db, res) if uplink \
             else np.full(n, np.nan)
@@ -636,7 +635,7 @@ class DigitalTwin:
         cells = self.slot_cells()
         net = self.network
         c = np.where(cells >= 0, cells, 0)
-        p_re = net.cell_tx_power_dbm - 10.0 * np.log10(12.0 * net.cell_n_prb)
+        p_re = net.cell_re_power_dbm
         with np.errstate(divide="ignore"):
             out = p_re[c] + 10.0 * np.log10(gain.astype(np.float64))
         return np.where((cells >= 0) & net.cell_active[c], out, -np.inf)
