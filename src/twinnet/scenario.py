@@ -69,7 +69,24 @@ def _hex_site_count(rings: int) -> int:
     return 1 + 3 * rings * (rings + 1)
 
 
-class HexLayout(_Model):
+class _SectorLayout(_Model):
+    """Sectors of every site: their boresights and tilts."""
+
+    sectors: Literal[1, 3] = 3
+    azimuths_deg: list[float] = Field(default_factory=lambda: [30.0, 150.0, 270.0])
+    mechanical_tilt_deg: float = Field(0.0, ge=-30, le=45)
+    electrical_tilt_deg: float = Field(6.0, ge=-30, le=45)
+
+    @model_validator(mode="after")
+    def _azimuths(self) -> Any:
+        if len(self.azimuths_deg) != self.sectors:
+            raise ValueError(
+                f"azimuths_deg has {len(self.azimuths_deg)} entries but sectors = {self.sectors}"
+            )
+        return self
+
+
+class HexLayout(_SectorLayout):
     """Hexagonal grid of ``n_sites`` sites (1, 7, 19, 37, …) with ``sectors`` cells each.
 
     ``orientation_deg`` is the direction of the first neighbouring site; the default 30° with
@@ -79,10 +96,6 @@ class HexLayout(_Model):
     n_sites: int = Field(19, ge=1, le=5000)
     isd_m: float = Field(500.0, gt=0, le=100_000)
     bs_height_m: float = Field(25.0, gt=0, le=300)
-    sectors: Literal[1, 3] = 3
-    azimuths_deg: list[float] = Field(default_factory=lambda: [30.0, 150.0, 270.0])
-    mechanical_tilt_deg: float = Field(0.0, ge=-30, le=45)
-    electrical_tilt_deg: float = Field(6.0, ge=-30, le=45)
     wrap_around: bool = False
     orientation_deg: float = Field(30.0, ge=-180, le=180)
 
@@ -96,10 +109,6 @@ class HexLayout(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> HexLayout:
-        if len(self.azimuths_deg) != self.sectors:
-            raise ValueError(
-                f"azimuths_deg has {len(self.azimuths_deg)} entries but sectors = {self.sectors}"
-            )
         if self.wrap_around and self.n_sites not in (7, 19, 37):
             raise ValueError("wrap_around needs n_sites in (7, 19, 37)")
         return self
@@ -116,7 +125,21 @@ class CsvLayout(_Model):
     omni: bool = False
 
 
-Layout = Annotated[HexLayout | CsvLayout, Field(discriminator="type")]
+class SceneLayout(_SectorLayout):
+    """Sites on the rooftops of the city in ``[truth] scene`` (a ray-tracing scene's real
+    geometry): the ``n_sites`` points of a hexagonal grid of spacing ``isd_m`` nearest the
+    scene's centre (or ``center_m``), each moved to the nearest rooftop at least
+    ``min_roof_m`` high, with a mast of ``mast_m`` on the roof."""
+
+    type: Literal["scene"] = "scene"
+    n_sites: int = Field(7, ge=1, le=200)
+    isd_m: float = Field(300.0, ge=20.0, le=5000.0)
+    center_m: tuple[float, float] | None = None
+    min_roof_m: float = Field(10.0, ge=0.0, le=300.0)
+    mast_m: float = Field(3.0, ge=0.0, le=100.0)
+
+
+Layout = Annotated[HexLayout | CsvLayout | SceneLayout, Field(discriminator="type")]
 
 
 class Carrier(_Model):
@@ -231,7 +254,7 @@ class Users(_Model):
 
     count: int = Field(1000, ge=1, le=50_000_000)
     indoor_fraction: float = Field(0.8, ge=0, le=1)
-    distribution: Literal["uniform", "hotspots", "raster"] = "uniform"
+    distribution: Literal["uniform", "hotspots", "raster", "scene"] = "uniform"
     hotspots: list[Hotspot] = Field(default_factory=list)
     raster: Raster | None = None
     floors: tuple[int, int] = (4, 8)
@@ -601,9 +624,21 @@ class Truth(_Model):
     by σ ``gain_error_std_db``, ``n_areas`` loss areas (radius and extra loss drawn from the
     ranges; or the given ``areas``), a demand from the real Milan series (``milan``), the
     scenario's diurnal profile (``profile``) or its busy hour (``peak``), RSRP reported with
-    ``measurement_noise_db`` of noise and counters with ``kpi_noise``."""
+    ``measurement_noise_db`` of noise and counters with ``kpi_noise``.
 
-    model: Literal["perturbed"] = "perturbed"
+    ``model = "raytraced"``: path gains ray-traced (Sionna RT) over the real city geometry of
+    ``scene`` (a Sionna RT built-in scene name such as ``munich``, or a Mitsuba XML path) on a
+    grid of ``rt_cell_m`` cells at 1.5 m, rays of up to ``rt_max_depth`` interactions,
+    ``rt_samples`` rays per transmitter, with edge diffraction unless ``rt_diffraction`` is
+    false. Tilt and EIRP errors and measurement noise stay; loss areas are not drawn (the
+    buildings are real) unless ``areas`` are given."""
+
+    model: Literal["perturbed", "raytraced"] = "perturbed"
+    scene: str | None = None
+    rt_cell_m: float = Field(5.0, ge=1.0, le=50.0)
+    rt_max_depth: int = Field(3, ge=0, le=10)
+    rt_samples: int = Field(1_000_000, ge=1000, le=100_000_000)
+    rt_diffraction: bool = True
     seed: int = Field(1, ge=0)
     tilt_error_std_deg: float = Field(2.0, ge=0.0, le=10.0)
     gain_error_std_db: float = Field(2.0, ge=0.0, le=10.0)
@@ -614,6 +649,14 @@ class Truth(_Model):
     demand: Literal["milan", "profile", "peak"] = "milan"
     measurement_noise_db: float = Field(1.0, ge=0.0, le=10.0)
     kpi_noise: float = Field(0.005, ge=0.0, le=0.2)
+
+    @model_validator(mode="after")
+    def _scene(self) -> Truth:
+        if self.model == "raytraced" and not self.scene:
+            raise _FieldProblem("truth.scene", self.scene,
+                                "a Sionna RT scene name (e.g. munich) or a Mitsuba XML path "
+                                "for model = 'raytraced'")
+        return self
 
 
 class Scenario(_Model):
@@ -645,6 +688,11 @@ class Scenario(_Model):
             names = [g.name for g in self.groups]
             if len(set(names)) != len(names):
                 raise _FieldProblem("groups", names, "unique group names")
+        uses_scene = self.layout.type == "scene" or self.users.distribution == "scene"
+        if uses_scene and not self.truth.scene:
+            raise _FieldProblem("truth.scene", self.truth.scene,
+                                "a scene (the city geometry) for layout or users of type "
+                                "'scene'")
         if self.events and self.simulation is None:
             raise _FieldProblem("events", len(self.events),
                                 "a [simulation] table: events happen in time")
@@ -730,7 +778,8 @@ def _problems(exc: ValidationError) -> list[tuple[str, Any, str]]:
     for err in exc.errors():
         loc = [str(x) for x in err["loc"]]
         # drop discriminator tags inserted by pydantic for tagged unions
-        loc = [part for part in loc if part not in ("hex", "csv")]
+        loc = [part for i, part in enumerate(loc)
+               if not (i and loc[i - 1] == "layout" and part in ("hex", "csv", "scene"))]
         path = ".".join(loc) or "<root>"
         msg = err["msg"]
         if msg.startswith("Value error, "):

@@ -94,7 +94,10 @@ class NetworkEmulator:
         self.event_tilt_deg = np.zeros(n)
         self.event_loss_db = np.zeros(n)
         self.sim: NetworkSimulation | None = None
-        self.areas = g.areas if g.areas is not None else self._random_areas()
+        if g.areas is not None:
+            self.areas = g.areas
+        else:  # a ray-traced city has real buildings: no drawn loss areas
+            self.areas = [] if g.model == "raytraced" else self._random_areas()
         self.area_loss = AreaLoss(self.areas)
         self.twin.link_adjustment = self.area_loss
         self.sync_truth()

@@ -40,7 +40,15 @@ def perturbed_truth(scenario: Scenario, truth: Truth) -> DigitalTwin:
     return DigitalTwin(scenario)
 
 
-TRUTH_MODELS: dict[str, TruthModel] = {"perturbed": perturbed_truth}
+def raytraced_truth(scenario: Scenario, truth: Truth) -> DigitalTwin:
+    """Path gains ray-traced over the real geometry of ``truth.scene`` (Sionna RT; the ``rt``
+    extra): see :mod:`twinnet.emulator.raytrace`."""
+    from twinnet.emulator.raytrace import RayTracedTwin
+
+    return RayTracedTwin(scenario, truth)
+
+
+TRUTH_MODELS: dict[str, TruthModel] = {"perturbed": perturbed_truth, "raytraced": raytraced_truth}
 
 
 def truth_model(scenario: Scenario, truth: Truth) -> DigitalTwin:

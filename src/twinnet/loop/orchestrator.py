@@ -65,7 +65,10 @@ class ClosedLoop:
         self.sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.store = store
         self.cons = constraints or Constraints()
-        self.emu = NetworkEmulator(self.sc, truth=truth or CAPACITY_TRUTH, interval_s=interval_s,
+        if truth is None:  # the busy hour; a scenario's own radio world (ray-traced) is kept
+            truth = (CAPACITY_TRUTH if self.sc.truth.model == "perturbed"
+                     else self.sc.truth.model_copy(update={"demand": "peak"}))
+        self.emu = NetworkEmulator(self.sc, truth=truth, interval_s=interval_s,
                                    reports_per_interval=reports_per_interval)
         self.twin = DigitalTwin(self.sc)
         self.sync = TwinSync(store, self.twin, source=f"emulator:{self.sc.name}")

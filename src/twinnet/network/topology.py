@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from twinnet.errors import InputError, ScenarioError
-from twinnet.scenario import CsvLayout, HexLayout, Scenario
+from twinnet.scenario import CsvLayout, HexLayout, Scenario, SceneLayout
 
 __all__ = ["CarrierInfo", "Network", "build_network", "hex_site_positions", "wrap_shifts_m"]
 
@@ -326,6 +326,22 @@ def _from_csv(layout: CsvLayout, base_dir: str | None):
     return names, np.column_stack([xs, ys]), np.array(hs), cells
 
 
+def _from_scene(layout: SceneLayout, scenario: Scenario
+                ) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64], list[CellRow]]:
+    """Sites on the rooftops of the scenario's scene (see :class:`SceneLayout`)."""
+    from twinnet.network.scene import scene_geometry
+
+    assert scenario.truth.scene is not None  # the scenario's validator requires it
+    geo = scene_geometry(scenario.truth.scene, scenario.truth.rt_cell_m, scenario.base_dir)
+    x, y, roof = geo.rooftop_sites(layout.n_sites, layout.isd_m, layout.min_roof_m,
+                                   layout.center_m)
+    names = [f"S{i}" for i in range(layout.n_sites)]
+    cells: list[CellRow] = [
+        (s, float(az), layout.mechanical_tilt_deg, layout.electrical_tilt_deg, None)
+        for s in range(layout.n_sites) for az in layout.azimuths_deg]
+    return names, np.column_stack([x, y]), roof + layout.mast_m, cells
+
+
 def build_network(scenario: Scenario, small_cells: bool = True) -> Network:
     """Build the :class:`Network` of a scenario (every sector gets every carrier); candidate
     small cells (``scenario.small_cells``) follow as one-sector sites, inactive unless the
@@ -338,6 +354,12 @@ def build_network(scenario: Scenario, small_cells: bool = True) -> Network:
         orientation = layout.orientation_deg
         isd: float | None = layout.isd_m
         omni = layout.sectors == 1
+    elif isinstance(layout, SceneLayout):
+        names, pos, heights, cells = _from_scene(layout, scenario)
+        shifts = np.zeros((1, 2))
+        isd = layout.isd_m
+        omni = layout.sectors == 1
+        orientation = 0.0
     else:
         names, pos, heights, cells = _from_csv(layout, scenario.base_dir)
         shifts = np.zeros((1, 2))

@@ -118,6 +118,23 @@ def spatial_order(x: NDArray[np.float64], y: NDArray[np.float64], resolution_m: 
     return np.argsort(key, kind="stable")
 
 
+def _scene_points(scenario: Scenario, network: Network, indoor: NDArray[np.bool_],
+                  rng: np.random.Generator) -> NDArray[np.float64]:
+    """Users of a city scene: outdoor users on its streets, indoor users in its buildings,
+    uniform over the sites' bounding box plus half a site spacing."""
+    from twinnet.network.scene import scene_geometry
+
+    assert scenario.truth.scene is not None  # the scenario's validator requires it
+    geo = scene_geometry(scenario.truth.scene, scenario.truth.rt_cell_m, scenario.base_dir)
+    margin = 0.5 * (network.isd_m or 300.0)
+    box = (float(network.site_x_m.min()) - margin, float(network.site_y_m.min()) - margin,
+           float(network.site_x_m.max()) + margin, float(network.site_y_m.max()) + margin)
+    pts = np.empty((indoor.size, 2))
+    pts[indoor] = geo.sample(int(indoor.sum()), True, rng, box)
+    pts[~indoor] = geo.sample(int((~indoor).sum()), False, rng, box)
+    return pts
+
+
 def drop_users(scenario: Scenario, network: Network, rng: np.random.Generator) -> UserSet:
     """Place ``scenario.users.count`` users and draw their indoor state and demand."""
     cfg = scenario.users
@@ -139,12 +156,16 @@ def drop_users(scenario: Scenario, network: Network, rng: np.random.Generator) -
         factors.append(np.ones(n - used))
         pts = _push_away(np.vstack(parts), network, min_d, rng)
         demand_factor = np.concatenate(factors)
+    elif cfg.distribution == "scene":
+        indoor = rng.uniform(size=n) < cfg.indoor_fraction
+        pts = _scene_points(scenario, network, indoor, rng)
     else:
         assert cfg.raster is not None
         raster = load_raster(cfg.raster, scenario.base_dir)
         pts = _push_away(sample_raster(raster, n, rng), network, min_d, rng)
 
-    indoor = rng.uniform(size=n) < cfg.indoor_fraction
+    if cfg.distribution != "scene":
+        indoor = rng.uniform(size=n) < cfg.indoor_fraction
     height = np.full(n, cfg.outdoor_height_m)
     n_in = int(indoor.sum())
     height[indoor] = indoor_ue_height_m(rng, n_in, *cfg.floors)

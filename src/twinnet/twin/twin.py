@@ -274,7 +274,7 @@ class DigitalTwin:
         The cache is keyed by everything the gains depend on (bearing, tilts, link adjustment;
         users and fields are shared), so gains computed by one fork serve its parent and its
         siblings: a search that revisits a tilt setting in many plans computes it once."""
-        new = object.__new__(DigitalTwin)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.network = self.network.copy()
         return new
@@ -401,8 +401,7 @@ class DigitalTwin:
             loss = np.where(indoor, o2i_loss_db(car.fc_ghz, ue.o2i_high, ue.d2d_in_m)
                             + o2i_std_db(ue.o2i_high) * ue.o2i_z, 0.0)
             out = np.empty((ue.n, cand.shape[1] * cps), dtype=np.float32)
-            with threads_for(out.size):
-                self._gain_kernel(out, cand, start, order, cps, car, k, loss, indoor)
+            self._carrier_gains(out, cand, start, order, cps, slot_cell, car, k, loss, indoor)
             self._drone_gains(out, slot_cell, float(car.fc_ghz), loss)
             gains.append(out)
             slots.append(slot_cell)
@@ -412,6 +411,15 @@ class DigitalTwin:
             extra_db = self.link_adjustment.extra_loss_db(self, slot)
             gain = np.ascontiguousarray(gain * (10.0 ** (-extra_db / 10.0)).astype(np.float32))
         return gain, slot
+
+    def _carrier_gains(self, out: NDArray[np.float32], cand: NDArray[np.int32], start: Any,
+                       order: Any, cps: int, slot_cell: NDArray[np.int32], car: Any, k: int,
+                       loss: NDArray[np.float64], indoor: NDArray[np.bool_]) -> None:
+        """Terrestrial link gains of carrier ``k`` into ``out`` ``[U, slots]`` (``loss``: each
+        user's O2I loss [dB]). The twin's model is 38.901; a truth model may override it (a
+        ray tracer over real geometry)."""
+        with threads_for(out.size):
+            self._gain_kernel(out, cand, start, order, cps, car, k, loss, indoor)
 
     def _gain_kernel(self, out: NDArray[np.float32], cand: NDArray[np.int32], start: Any,
                      order: Any, cps: int, car: Any, k: int, loss: NDArray[np.float64],
