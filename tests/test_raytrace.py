@@ -286,3 +286,59 @@ def test_moving_users_look_the_maps_up() -> None:
     np.testing.assert_array_equal(moved, other.link_gains()[0])
     assert not np.array_equal(moved, truth.link_gains()[0][rows])
     assert truth.maps[0].traces == traces
+
+
+def test_street_walkers_stay_on_the_streets() -> None:
+    """The streets model: every position of every walker or car is a street cell, each step
+    is at most speed × dt, and they turn (where a street ends or at random)."""
+    from twinnet.network.mobility import StreetWalk
+    from twinnet.network.scene import scene_geometry
+    from twinnet.twin.twin import DigitalTwin
+
+    geo = scene_geometry(SCENE, 2.0)
+    twin = DigitalTwin(_scenario())
+    x, y = twin.users.x_m.copy(), twin.users.y_m.copy()
+    users = np.arange(0, x.size, 2, dtype=np.int64)
+    rest = np.setdiff1d(np.arange(x.size), users)
+    x_rest = x[rest].copy()
+    ny, nx = geo.shape
+    bounds = (geo.x0, geo.y0, geo.x0 + (nx - 1) * geo.cell_m, geo.y0 + (ny - 1) * geo.cell_m)
+    walk = StreetWalk(users, x, y, geo, bounds, (1.0, 3.0), np.random.default_rng(0))
+    for t in range(300):
+        px, py = x[users].copy(), y[users].copy()
+        walk.advance(x, y, float(t), 1.0)
+        iy, ix, inside = geo.cell_of(x[users], y[users])
+        assert inside.all() and geo.street[iy, ix].all()
+        assert (np.hypot(x[users] - px, y[users] - py) <= walk.speed_mps + 1e-9).all()
+    assert (walk.turns > 0).mean() > 0.9
+    np.testing.assert_array_equal(x[rest], x_rest)  # the other users were not touched
+
+
+def test_living_network_on_a_raytraced_city() -> None:
+    """A scenario in time on the ray-traced truth: street users move, their gains follow the
+    maps, and the simulation reports as usual."""
+    from twinnet.emulator.network import NetworkEmulator
+    from twinnet.network.scene import scene_geometry
+    from twinnet.scenario import Scenario
+
+    base = _scenario().model_dump()
+    base.pop("base_dir", None)
+    base["simulation"] = {"step_s": 1.0, "report_s": 60.0}
+    base["groups"] = [
+        {"name": "walkers", "fraction": 0.5, "mobility": {"model": "streets"},
+         "traffic": {"model": "ftp3", "file_size_mbit": 2.0}},
+        {"name": "static", "fraction": 0.5}]
+    emu = NetworkEmulator(Scenario.from_dict(base))
+    assert emu.sim is not None
+    x0, y0 = emu.sim.x_m.copy(), emu.sim.y_m.copy()
+    tel = emu.step()
+    assert len(tel.kpis) == emu.recorded.n_cells
+    moved = np.hypot(emu.sim.x_m - x0, emu.sim.y_m - y0) > 0
+    assert moved.sum() > 0
+    geo = scene_geometry(SCENE, 2.0)
+    iy, ix, _ = geo.cell_of(emu.sim.x_m[moved], emu.sim.y_m[moved])
+    assert geo.street[iy, ix].all()
+    with pytest.raises(Exception, match="truth"):
+        Scenario.from_dict({"groups": [{"name": "w", "fraction": 1.0,
+                                        "mobility": {"model": "streets"}}],
+                            "simulation": {}})

@@ -328,11 +328,14 @@ class Mobility(_Model):
     * ``vehicles`` — cars on a Manhattan road grid of ``road_spacing_m`` (snapped to it at the
       start), at a speed drawn from ``speed_mps`` (default 8–14 m/s), choosing a direction at
       every intersection;
+    * ``streets`` — walkers (or, with a faster ``speed_mps``, drivers) on the streets of the
+      scenario's city scene (``[truth] scene``): along the street, turning where it ends and
+      now and then at random; they are outdoors;
     * ``trajectory`` — positions read from ``path`` (CSV ``user, t_s, x_m, y_m`` or a GPX file of
       tracks, one track per user), interpolated in time; users beyond the file's tracks are static.
     """
 
-    model: Literal["static", "random_waypoint", "vehicles", "trajectory"] = "static"
+    model: Literal["static", "random_waypoint", "vehicles", "streets", "trajectory"] = "static"
     speed_mps: tuple[float, float] | None = None
     pause_s: tuple[float, float] = (0.0, 60.0)
     indoor_radius_m: float = Field(15.0, gt=0, le=500)
@@ -688,7 +691,8 @@ class Scenario(_Model):
             names = [g.name for g in self.groups]
             if len(set(names)) != len(names):
                 raise _FieldProblem("groups", names, "unique group names")
-        uses_scene = self.layout.type == "scene" or self.users.distribution == "scene"
+        uses_scene = (self.layout.type == "scene" or self.users.distribution == "scene"
+                      or any(g.mobility.model == "streets" for g in self.groups))
         if uses_scene and not self.truth.scene:
             raise _FieldProblem("truth.scene", self.truth.scene,
                                 "a scene (the city geometry) for layout or users of type "

@@ -14,12 +14,13 @@ References
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from twinnet.engines.base import LayerEngine, Prediction, reject_context
 from twinnet.engines.radio_models import ResidualCorrector
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from twinnet.store.context import ContextStore
     from twinnet.twin.twin import DigitalTwin
 
-__all__ = ["LINK_FEATURES", "RadioCalibration", "link_features"]
+__all__ = ["LINK_FEATURES", "RadioCalibration", "ResidualKriging", "link_features"]
 
 #: link features the L1 engine learns from
 LINK_FEATURES = ("x_m", "y_m", "log10_distance_m", "azimuth_off_deg", "elevation_off_deg",
@@ -52,6 +53,77 @@ def link_features(twin: DigitalTwin, users: NDArray[np.int64] | None,
     })
 
 
+class ResidualKriging:
+    """What the smooth correction leaves, interpolated from where it was measured: per cell,
+    the mean residual of the reports at each position, spread to nearby positions with
+    weights ``exp(-d / length_m)`` (``k`` nearest within ``3·length_m``) and shrunk by a
+    nugget — regression kriging in its simplest form. At a measured position the prediction
+    is close to the measurements' mean; far from any measurement it is 0 (the smooth model
+    alone). ``length_m`` is chosen on users held out of the fit, never on the positions it is
+    then used at."""
+
+    def __init__(self, lengths_m: Sequence[float] = (5.0, 15.0, 40.0), k: int = 8,
+                 nugget: float = 0.25):
+        self.lengths_m = tuple(lengths_m)
+        self.k = k
+        self.nugget = nugget
+        self.length_m = float(self.lengths_m[0])
+
+    @staticmethod
+    def _points(cell: NDArray[np.int64], x: NDArray[np.float64], y: NDArray[np.float64],
+                res: NDArray[np.float64]) -> dict[int, tuple[Any, NDArray[np.float64]]]:
+        df = pd.DataFrame({"c": cell, "x": np.round(x, 1), "y": np.round(y, 1), "r": res})
+        mean = df.groupby(["c", "x", "y"], sort=False)["r"].mean().reset_index()
+        out: dict[int, tuple[Any, NDArray[np.float64]]] = {}
+        for c, g in mean.groupby("c", sort=False):
+            out[int(c)] = (cKDTree(g[["x", "y"]].to_numpy()), g["r"].to_numpy())
+        return out
+
+    def _apply(self, pts: dict[int, tuple[Any, NDArray[np.float64]]], length_m: float,
+               cell: NDArray[np.int64], x: NDArray[np.float64], y: NDArray[np.float64]
+               ) -> NDArray[np.float64]:
+        out = np.zeros(len(cell))
+        for c, (tree, res) in pts.items():
+            m = np.flatnonzero(cell == c)
+            if m.size == 0:
+                continue
+            k = min(self.k, len(res))
+            d, i = tree.query(np.column_stack([x[m], y[m]]), k=k,
+                              distance_upper_bound=3.0 * length_m)
+            d = d.reshape(m.size, k)
+            i = i.reshape(m.size, k)
+            ok = np.isfinite(d)
+            w = np.where(ok, np.exp(-np.where(ok, d, 0.0) / length_m), 0.0)
+            r = res[np.where(ok, i, 0)]
+            out[m] = (w * r).sum(axis=1) / (w.sum(axis=1) + self.nugget)
+        return out
+
+    def fit(self, cell: NDArray[np.int64], x: NDArray[np.float64], y: NDArray[np.float64],
+            res: NDArray[np.float64], user: NDArray[Any]) -> ResidualKriging:
+        """Learn from residuals ``res`` of the smooth model; ``user`` groups the reports of
+        one user (held out together when choosing the length)."""
+        ids = np.unique(user)
+        held = np.isin(user, np.random.default_rng(0).choice(ids, max(1, ids.size // 4),
+                                                             replace=False))
+        if held.all() or not held.any():
+            self.length_m = float(self.lengths_m[0])
+        else:
+            pts = self._points(cell[~held], x[~held], y[~held], res[~held])
+            best = np.inf
+            for length in self.lengths_m:
+                e = res[held] - self._apply(pts, length, cell[held], x[held], y[held])
+                score = float(np.mean(e ** 2))
+                if score < best:
+                    best, self.length_m = score, float(length)
+        self.points_ = self._points(cell, x, y, res)
+        return self
+
+    def predict(self, cell: NDArray[np.int64], x: NDArray[np.float64],
+                y: NDArray[np.float64]) -> NDArray[np.float64]:
+        return self._apply(self.points_, self.length_m, np.asarray(cell), np.asarray(x),
+                           np.asarray(y))
+
+
 class RadioCalibration(LayerEngine):
     """L1 engine: learned correction ``measured − modelled`` RSRP [dB] per link.
 
@@ -68,6 +140,8 @@ class RadioCalibration(LayerEngine):
     corrector_params: overrides of the :class:`~twinnet.engines.radio_models.ResidualCorrector`
         parameters (:data:`CORRECTOR_DEFAULTS` suit dense measurement reports: small leaves,
         two folds for the uncertainty model).
+    kriging: add :class:`ResidualKriging` of what the smooth correction leaves (where the
+        network measured, the twin follows the measurements; elsewhere the smooth model).
     """
 
     layer = "L1"
@@ -78,10 +152,11 @@ class RadioCalibration(LayerEngine):
         "n_std_folds": 2}
 
     def __init__(self, max_reports: int = 40_000, min_reports: int = 200,
-                 corrector_params: Mapping[str, Any] | None = None):
+                 corrector_params: Mapping[str, Any] | None = None, kriging: bool = True):
         self.max_reports = max_reports
         self.min_reports = min_reports
         self.corrector_params = corrector_params
+        self.kriging = kriging
         self.token = "l1:unfitted"
 
     def is_fitted(self) -> bool:
@@ -145,6 +220,12 @@ class RadioCalibration(LayerEngine):
                                         **{**self.CORRECTOR_DEFAULTS,
                                            **(self.corrector_params or {})})
         self.model_.fit(x, resid)
+        self.kriging_: ResidualKriging | None = None
+        if self.kriging:
+            left = resid - self.model_.predict(x)
+            self.kriging_ = ResidualKriging().fit(
+                x["cell"].to_numpy(), x["x_m"].to_numpy(), x["y_m"].to_numpy(), left,
+                rep["ue_id"].to_numpy())
         self.n_reports_ = len(rep)
         self.bias_before_db_ = float(-resid.mean())
         self.rmse_before_db_ = float(np.sqrt(np.mean(resid ** 2)))
@@ -169,7 +250,7 @@ class RadioCalibration(LayerEngine):
         ok = np.isfinite(mean)
         if ok.any():
             x = self._link_table(twin, rep[ok])
-            mean[ok] += self.model_.predict(x)
+            mean[ok] += self._correction(x)
             std[ok] = self.model_.predict_std(x)
         return Prediction(mean, std)
 
@@ -183,8 +264,17 @@ class RadioCalibration(LayerEngine):
         u, k = np.nonzero(valid)  # predict only real links (a partial update has few)
         if u.size:
             x = link_features(twin, u.astype(np.int64), cells[u, k].astype(np.int32))
-            out[u, k] = -self.model_.predict(x)
+            out[u, k] = -self._correction(x)
         return out
+
+    def _correction(self, x: pd.DataFrame) -> NDArray[np.float64]:
+        """Predicted ``measured − modelled`` RSRP [dB] of links (:func:`link_features`)."""
+        out = self.model_.predict(x)
+        kr = getattr(self, "kriging_", None)  # engines pickled before kriging have none
+        if kr is not None:
+            out = out + kr.predict(x["cell"].to_numpy(), x["x_m"].to_numpy(),
+                                   x["y_m"].to_numpy())
+        return np.asarray(out, dtype=np.float64)
 
     def attach(self, twin: DigitalTwin) -> None:
         """Make this engine the twin's link adjustment."""
@@ -192,6 +282,8 @@ class RadioCalibration(LayerEngine):
         twin.link_adjustment = self
 
     def _metrics(self) -> dict[str, Any]:
+        kr = getattr(self, "kriging_", None)
         return {"n_reports": self.n_reports_, "rmse_before_db": self.rmse_before_db_,
                 "bias_before_db": self.bias_before_db_,
-                "oof_rmse_db": self.model_.oof_rmse_db_}
+                "oof_rmse_db": self.model_.oof_rmse_db_,
+                "kriging_length_m": None if kr is None else kr.length_m}

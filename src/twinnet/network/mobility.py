@@ -602,6 +602,81 @@ class Trajectory(MobilityModel):
         return self._max_speed
 
 
+# ============================================================================ city streets
+#: eight headings, 45° apart
+_HEAD = np.radians(45.0 * np.arange(8))
+
+
+class StreetWalk(MobilityModel):
+    """Walkers or drivers on the streets of a city scene
+    (:class:`~twinnet.network.scene.SceneGeometry`): each keeps its heading along the street at
+    its speed; where the street ends (a building, a courtyard, the edge of the area) or, on
+    average, every ``turn_s`` seconds, it turns to one of the headings that keep it on a street
+    (chosen at random). Users are placed on the street cell nearest their drop position."""
+
+    def __init__(self, users: NDArray[np.int64], x_m: NDArray[np.float64],
+                 y_m: NDArray[np.float64], geometry: Any, bounds_m: Bounds,
+                 speed_mps: tuple[float, float], rng: np.random.Generator,
+                 turn_s: float = 30.0):
+        self.users = users
+        self.geo = geometry
+        self.bounds_m = bounds_m
+        self.speed_range_mps = (float(speed_mps[0]), float(speed_mps[1]))
+        self.turn_s = float(turn_s)
+        self.rng = rng
+        n = users.shape[0]
+        cell = geometry.street_cell(x_m[users], y_m[users])
+        if n and (cell < 0).any():
+            bad = int(users[np.flatnonzero(cell < 0)[0]])
+            raise InputError("users", bad, "a user inside the scene's area (streets mobility)")
+        cx, cy = geometry.centres(cell)
+        x_m[users] = cx
+        y_m[users] = cy
+        lo, hi = self.speed_range_mps
+        self.speed_mps: NDArray[np.float64] = np.asarray(rng.uniform(lo, hi, size=n),
+                                                         dtype=np.float64)
+        self.heading: NDArray[np.int64] = np.asarray(rng.integers(0, 8, size=n), dtype=np.int64)
+        self.turns = np.zeros(n, dtype=np.int64)
+
+    def _on_street(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
+        x_lo, y_lo, x_hi, y_hi = self.bounds_m
+        iy, ix, inside = self.geo.cell_of(x, y)
+        return inside & self.geo.street[iy, ix] & (x >= x_lo) & (x <= x_hi) & (y >= y_lo) \
+            & (y <= y_hi)
+
+    def advance(self, x_m: NDArray[np.float64], y_m: NDArray[np.float64], t_s: float,
+                dt_s: float) -> None:
+        _check_step(t_s, dt_s)
+        n = self.users.shape[0]
+        if dt_s == 0.0 or n == 0:
+            return
+        x, y = x_m[self.users], y_m[self.users]
+        step = self.speed_mps * dt_s
+        nx = x + step * np.cos(_HEAD[self.heading])
+        ny = y + step * np.sin(_HEAD[self.heading])
+        ok = self._on_street(nx, ny)
+        turn = ~ok | (self.rng.uniform(size=n) < dt_s / self.turn_s)
+        t = np.flatnonzero(turn)
+        if t.size:
+            # candidate headings of the turning users: [t, 8]
+            cx = x[t, None] + step[t, None] * np.cos(_HEAD)[None, :]
+            cy = y[t, None] + step[t, None] * np.sin(_HEAD)[None, :]
+            good = self._on_street(cx.ravel(), cy.ravel()).reshape(t.size, 8)
+            score = np.where(good, self.rng.uniform(size=good.shape), -1.0)
+            pick = np.argmax(score, axis=1)
+            can = good[np.arange(t.size), pick]
+            self.heading[t[can]] = pick[can]
+            self.turns[t[can]] += 1
+            nx[t] = np.where(can, cx[np.arange(t.size), pick], x[t])
+            ny[t] = np.where(can, cy[np.arange(t.size), pick], y[t])
+        x_m[self.users] = nx
+        y_m[self.users] = ny
+
+    @property
+    def max_speed_mps(self) -> float:
+        return self.speed_range_mps[1]
+
+
 # ============================================================================ factory
 def _check_arrays(users: NDArray[np.int64], x_m: NDArray[np.float64],
                   y_m: NDArray[np.float64], indoor: NDArray[np.bool_], bounds_m: Bounds
@@ -632,15 +707,17 @@ def _check_arrays(users: NDArray[np.int64], x_m: NDArray[np.float64],
 def make_mobility(cfg: Mobility, users: NDArray[np.int64], x_m: NDArray[np.float64],
                   y_m: NDArray[np.float64], indoor: NDArray[np.bool_],
                   bounds_m: tuple[float, float, float, float], rng: np.random.Generator,
-                  base_dir: str | None = None) -> MobilityModel:
+                  base_dir: str | None = None, streets: Any = None) -> MobilityModel:
     """The mobility model of one group.
 
     ``users [n]`` are the group's global indices into ``x_m``, ``y_m``, ``indoor [U]`` (all
     users at t = 0, metres); ``bounds_m = (x_min, y_min, x_max, y_max)`` [m] is the network
     area; ``rng`` draws everything random (now and at every step); ``base_dir`` resolves a
-    relative trajectory ``path``. The group's users are put at their t = 0 positions in place:
-    cars snapped onto the road grid, tracked users at their track's position at t = 0;
-    pedestrians and static users stay where they were dropped.
+    relative trajectory ``path``; ``streets`` is the city's
+    :class:`~twinnet.network.scene.SceneGeometry` (the ``streets`` model). The group's users
+    are put at their t = 0 positions in place: cars snapped onto the road grid, street users
+    onto the nearest street, tracked users at their track's position at t = 0; pedestrians and
+    static users stay where they were dropped.
     """
     idx, bounds = _check_arrays(users, x_m, y_m, indoor, bounds_m)
     if cfg.model == "static":
@@ -651,6 +728,11 @@ def make_mobility(cfg: Mobility, users: NDArray[np.int64], x_m: NDArray[np.float
     if cfg.model == "vehicles":
         return ManhattanVehicles(idx, x_m, y_m, bounds, cfg.road_spacing_m,
                                  cfg.speed_range_mps, rng)
+    if cfg.model == "streets":
+        if streets is None:
+            raise InputError("mobility.model", cfg.model,
+                             "a scenario with a city scene ([truth] scene) for 'streets'")
+        return StreetWalk(idx, x_m, y_m, streets, bounds, cfg.speed_range_mps, rng)
     if cfg.model == "trajectory":
         if not cfg.path:
             raise InputError("mobility.path", cfg.path, "a CSV or GPX file of tracks")
@@ -658,4 +740,4 @@ def make_mobility(cfg: Mobility, users: NDArray[np.int64], x_m: NDArray[np.float
         model.place(x_m, y_m, 0.0)
         return model
     raise InputError("mobility.model", cfg.model,
-                     "one of static, random_waypoint, vehicles, trajectory")
+                     "one of static, random_waypoint, vehicles, streets, trajectory")

@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 
 from twinnet.errors import InputError
 from twinnet.network.mobility import MobilityModel, make_mobility
+from twinnet.network.scene import scene_geometry
 from twinnet.policy.kpis import jain_fairness
 from twinnet.radio.fast import slot_rsrp_sinr_kernel, threads_for
 from twinnet.radio.link import cqi_from_sinr
@@ -233,12 +234,15 @@ class NetworkSimulation:
 
     def _group(self, g: UserGroup, users: NDArray[np.int64],
                bounds: tuple[float, float, float, float], k: int) -> GroupState:
-        if g.mobility.model == "vehicles" and users.size:
+        if g.mobility.model in ("vehicles", "streets") and users.size:
             self._outdoors(users)
         ue = self.twin.users
+        sc = self.twin.scenario
+        streets = None
+        if g.mobility.model == "streets" and sc.truth.scene:
+            streets = scene_geometry(sc.truth.scene, sc.truth.rt_cell_m, sc.base_dir)
         mob = make_mobility(g.mobility, users, self.x_m, self.y_m, ue.indoor, bounds,
-                            np.random.default_rng([self.seed, 17, k]),
-                            self.twin.scenario.base_dir)
+                            np.random.default_rng([self.seed, 17, k]), sc.base_dir, streets)
         tra = make_traffic(g.traffic, users, ue.demand_mbps[users],
                            np.random.default_rng([self.seed, 19, k]))
         return GroupState(g, users, mob, tra)
