@@ -235,14 +235,19 @@ def test_drive_test_engine_save_load_roundtrip(fitted, split, tmp_path):
         LinearCorrection.load(tmp_path / "m.pkl")
 
 
+def _evaluate_args(split, tmp_path, per_cell: int, seed: int) -> tuple[list[str], pd.DataFrame]:
+    """``twinnet radio evaluate … --json`` on a subsample of the split written to CSV files."""
+    train, test = (_subsample(f, per_cell, seed) for f in split)
+    _write(train, tmp_path / "train.csv")
+    _write(test, tmp_path / "test.csv")
+    return ["radio", "evaluate", "--train", str(tmp_path / "train.csv"), "--test",
+            str(tmp_path / "test.csv"), "--json"], test
+
+
 def test_radio_evaluate_command_scores_intervals(split, tmp_path):
     from twinnet.cli import app
 
-    train, test = (_subsample(f, 60, 4) for f in split)
-    _write(train, tmp_path / "train.csv")
-    _write(test, tmp_path / "test.csv")
-    args = ["radio", "evaluate", "--train", str(tmp_path / "train.csv"), "--test",
-            str(tmp_path / "test.csv"), "--json"]
+    args, _ = _evaluate_args(split, tmp_path, 60, 4)
     res = CliRunner().invoke(app, [*args, "--coverage", "0.8"])
     assert res.exit_code == 0, res.output
     models = json.loads(res.stdout)["models"]
@@ -254,3 +259,67 @@ def test_radio_evaluate_command_scores_intervals(split, tmp_path):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert set(json.loads(res.stdout)["models"]["linear"]) == {"rmse_db", "bias_db", "n"}
+
+
+def test_shrunk_offsets_by_hand():
+    from twinnet.engines.radio_models import shrunk_offsets
+
+    off = shrunk_offsets(np.array([2.0, 4.0, -6.0]), np.array(["a", "a", "b"]), k=2.0)
+    assert off["a"] == pytest.approx(3.0 * 2 / 4)
+    assert off["b"] == pytest.approx(-6.0 * 1 / 3)
+
+
+def test_offset_prior_measures_the_variance_ratio():
+    """Independent residuals around per-cell offsets of std tau, within-cell std sigma: the
+    fitted pseudo-count is close to sigma² / tau² (the posterior-mean shrinkage)."""
+    from twinnet.engines.radio_models import _offset_prior
+
+    rng = np.random.default_rng(0)
+    tau, sigma, cells, rows = 4.0, 8.0, 300, 300
+    c = np.repeat(np.arange(cells), rows)
+    r = rng.normal(0, tau, cells)[c] + rng.normal(0, sigma, c.size)
+    k = _offset_prior(r, c)
+    assert 0.6 * (sigma / tau) ** 2 < k < 1.6 * (sigma / tau) ** 2
+
+
+def test_adapt_moves_a_new_cell_toward_its_first_measurements(fitted, split):
+    """A test cell whose RSRP runs 12 dB above every engine's prediction: after 100 of its
+    measurements the engine's prediction for the cell's other bins rises by most of it; other
+    cells do not move; no measurement, no change."""
+    _, test = split
+    model = fitted["gbm_spatial"][0]
+    cell = test["Cell Index"].iloc[0]
+    rows = test[test["Cell Index"] == cell]
+    first, rest = rows.iloc[:100].copy(), rows.iloc[100:]
+    first["RSRP"] = np.asarray(model.predict(first).mean) + 12.0
+    before_rest = np.asarray(model.predict(rest).mean)
+    others = test[test["Cell Index"] != cell].iloc[:200]
+    before_others = np.asarray(model.predict(others).mean)
+    model.adapt(first)
+    try:
+        shift = np.asarray(model.predict(rest).mean) - before_rest
+        np.testing.assert_allclose(shift, 12.0 * 100 / (100 + model.offset_prior_), rtol=1e-6)
+        assert shift.mean() > 9.0
+        np.testing.assert_allclose(np.asarray(model.predict(others).mean), before_others)
+    finally:
+        model.cell_offsets_ = {}
+
+
+def test_radio_evaluate_command_few_shot(split, tmp_path):
+    """``--shots``: RMSE per number of each held-out cell's measurements seen, every engine;
+    the same rows are scored at every n; a bad list names the option."""
+    from twinnet.cli import app
+
+    args, test = _evaluate_args(split, tmp_path, 120, 5)
+    res = CliRunner().invoke(app, [*args, "--shots", "0,20"])
+    assert res.exit_code == 0, res.output
+    fs = json.loads(res.stdout)["few_shot"]
+    assert fs["shots"] == [0, 20] and fs["n_scored"] == len(test) - 20 * fs["cells"]
+    for name, m in fs["models"].items():
+        assert len(m["rmse_db"]) == 2 and m["prior_pseudo_count"] > 0, name
+    # the uncalibrated model's large per-cell offsets are what a few measurements remove
+    assert fs["models"]["uncalibrated_38901"]["rmse_db"][1] < \
+        fs["models"]["uncalibrated_38901"]["rmse_db"][0] - 2.0
+    bad = CliRunner().invoke(app, [*args, "--shots", "ten"])  # main() prints it, exit 2
+    assert bad.exit_code != 0 and isinstance(bad.exception, InputError)
+    assert "--shots" in str(bad.exception) and "ten" in str(bad.exception)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twinnet.errors import TwinNetError
+from twinnet.errors import InputError, TwinNetError
 
 app = typer.Typer(
     add_completion=False,
@@ -528,14 +528,30 @@ def radio_evaluate(
     coverage: Annotated[float | None, typer.Option(
         min=0.01, max=0.99, help="also score each engine's central interval of this coverage "
         "(fraction of test rows inside it) and its mean predicted std")] = None,
+    shots: Annotated[str | None, typer.Option(
+        help="few-shot adaptation: comma-separated numbers of each test cell's measurements "
+        "the engines see before scoring its other rows, e.g. 0,10,100")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Fit the L1 radio-calibration engines on one set of cells and score RSRP on another."""
-    from twinnet.engines.radio_models import evaluate_files
+    import pandas as pd
 
+    from twinnet.engines.radio_models import evaluate_files, few_shot_curve
+
+    shot_list: list[int] | None = None
+    if shots is not None:
+        try:
+            shot_list = [int(x) for x in shots.split(",") if x.strip()]
+        except ValueError:
+            raise InputError("--shots", shots, "comma-separated whole numbers, e.g. 0,10,100"
+                             ) from None
+        if not shot_list or min(shot_list) < 0:
+            raise InputError("--shots", shots, "comma-separated whole numbers >= 0")
     with _progress() as prog:
         prog.add_task("fitting and scoring the radio engines", total=None)
         res = evaluate_files(train, test, coverage=coverage)
+        if shot_list is not None:
+            res["few_shot"] = few_shot_curve(pd.read_csv(train), pd.read_csv(test), shot_list)
     if as_json:
         _print_json(res)
         return
@@ -551,6 +567,16 @@ def radio_evaluate(
         t.add_row(name + mark, f"{m['rmse_db']:.2f}", f"{m['bias_db']:+.2f}", str(m["n"]),
                   *extra)
     out.print(t)
+    if "few_shot" in res:
+        fs = res["few_shot"]
+        t2 = Table(title=f"RSRP RMSE [dB] on held-out cells after n of each cell's measurements "
+                   f"({fs['n_scored']} rows of {fs['cells']} cells scored)")
+        t2.add_column("model")
+        for n in fs["shots"]:
+            t2.add_column(f"n = {n}", justify="right")
+        for name, m in fs["models"].items():
+            t2.add_row(name, *(f"{v:.2f}" for v in m["rmse_db"]))
+        out.print(t2)
 
 
 @app.command()

@@ -63,7 +63,8 @@ __all__ = [
     "DEFAULT_MODEL", "PHYSICS_FEATURES", "SERVING_AREA_FEATURES",
     "DriveTestEngine", "GradientBoostedCorrection", "LinearCorrection", "ResidualCorrector",
     "TerrainMap", "Uncalibrated38901",
-    "default_models", "evaluate_files", "evaluate_frames", "grouped_cv", "huawei_features",
+    "default_models", "evaluate_files", "evaluate_frames", "few_shot_curve", "grouped_cv",
+    "grouped_few_shot", "huawei_features", "shrunk_offsets",
 ]
 
 UE_HEIGHT_M = 1.5
@@ -85,6 +86,46 @@ SERVING_AREA_FEATURES = (
     "competitor_margin_db", "n_competitors_6db",
 )
 DEFAULT_MODEL = "gbm_spatial"
+
+
+_SHOT_SIZES = (1, 3, 10, 30, 100)
+
+
+def _offset_prior(resid: FloatArray, cells: NDArray[Any], seed: int = 0) -> float:
+    """The pseudo-count ``k`` of the few-shot offset ``mean(r) · n / (n + k)``, fitted on
+    out-of-fold residuals grouped by cell: in every cell with enough rows, the mean of ``n``
+    random rows (n = 1, 3, 10, 30, 100) predicts the mean of the cell's other rows; ``k``
+    minimises the squared error over all draws. Measured rather than assumed, so the spatial
+    correlation of a cell's residuals (n neighbouring bins are worth fewer than n independent
+    ones) is in it."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"r": np.asarray(resid, dtype=float), "c": cells})
+    m_n, n_n, target = [], [], []
+    for _, g in df.groupby("c"):
+        r = g["r"].to_numpy()
+        for n in _SHOT_SIZES:
+            if 2 * n > r.size:
+                break
+            for _ in range(3):
+                idx = rng.permutation(r.size)
+                m_n.append(r[idx[:n]].mean())
+                n_n.append(n)
+                target.append(r[idx[n:]].mean())
+    if not m_n:
+        return 10.0
+    m, size, t = np.array(m_n), np.array(n_n, dtype=float), np.array(target)
+    grid = np.logspace(-1, 4, 101)
+    err = [float(np.sum((t - m * size / (size + k)) ** 2)) for k in grid]
+    return float(grid[int(np.argmin(err))])
+
+
+def shrunk_offsets(resid: FloatArray, cells: NDArray[Any], k: float) -> dict[Any, float]:
+    """Per-cell offset [dB] from a cell's first measured residuals, shrunk toward 0 (the
+    prior): ``mean(r_c) · n_c / (n_c + k)`` — the posterior mean of a normal offset seen
+    through ``n_c`` residuals, ``k`` being the ratio of the within-cell to the between-cell
+    variance (:func:`_offset_prior` measures it)."""
+    df = pd.DataFrame({"r": np.asarray(resid, dtype=float), "c": cells})
+    return {c: float(g["r"].mean() * len(g) / (len(g) + k)) for c, g in df.groupby("c")}
 
 
 class TerrainMap:
@@ -402,8 +443,11 @@ class ResidualCorrector(Pickled):
         return pd.DataFrame({"x": X[self.xy_columns[0]].to_numpy(float),
                              "y": X[self.xy_columns[1]].to_numpy(float), "g": self._groups(X)})
 
-    def fit(self, X: pd.DataFrame, residual_db: Any) -> ResidualCorrector:
-        """Fit the mean model on all rows and the std model on out-of-fold residuals."""
+    def fit(self, X: pd.DataFrame, residual_db: Any, offset_groups: Any = None
+            ) -> ResidualCorrector:
+        """Fit the mean model on all rows and the std model on out-of-fold residuals;
+        ``offset_groups`` (default: the groups) groups those residuals for the few-shot
+        prior ``offset_k_``."""
         needed = [*self.features, *(self.xy_columns or ()), *filter(None, [self.group_column])]
         missing = [c for c in needed if c not in X.columns]
         if missing:
@@ -426,6 +470,9 @@ class ResidualCorrector(Pickled):
             s = np.maximum(self.std_model_.predict(X[list(self.features)]), 0.5)
             self.std_scale_ = float(np.sqrt(np.mean((oof / s) ** 2)))
             self.oof_rmse_db_ = float(np.sqrt(np.mean(oof**2)))
+            #: few-shot prior: pseudo-count of the per-group offset (:func:`_offset_prior`)
+            self.offset_k_ = _offset_prior(
+                oof, groups if offset_groups is None else np.asarray(offset_groups))
         return self
 
     def predict(self, X: pd.DataFrame) -> FloatArray:
@@ -481,10 +528,16 @@ class DriveTestEngine(LayerEngine):
                                   ).drop_duplicates()
         self.area_points_ = pd.concat([_area_points(f) for f in [df, *maps]])
         corrector = self._corrector()
+        feats = self._features(df)
+        resid = df["RSRP"].to_numpy() - feats["pred_38901_dbm"].to_numpy()
         if corrector is not None:
-            feats = self._features(df)
-            corrector.fit(feats, df["RSRP"].to_numpy() - feats["pred_38901_dbm"].to_numpy())
+            corrector.fit(feats, resid, offset_groups=df["Cell Index"].to_numpy())
+            self.offset_prior_ = corrector.offset_k_
+        else:
+            self.offset_prior_ = _offset_prior(resid, df["Cell Index"].to_numpy())
         self.corrector_ = corrector
+        #: per-cell offsets learned from a new cell's first measurements (:meth:`adapt`)
+        self.cell_offsets_: dict[Any, float] = {}
         self.n_train_ = len(df)
         self.n_cells_ = int(df["Cell Index"].nunique())
         return self
@@ -532,17 +585,42 @@ class DriveTestEngine(LayerEngine):
                                   origin_m=origin_m)
         return self.fit(data, **context)
 
-    def predict(self, data: pd.DataFrame, **context: Any) -> Prediction[FloatArray]:
-        """Predicted RSRP [dBm] of each row and its std [dB] (the reference: the UMa NLOS
-        shadow-fading sigma; the learned engines: the corrector's calibrated std)."""
-        reject_context(self, context)
-        self.check_fitted()
-        feats = self._features(data)
+    def _predict_features(self, feats: pd.DataFrame) -> Prediction[FloatArray]:
+        """The prediction without per-cell offsets."""
         mean = feats["pred_38901_dbm"].to_numpy()
         if self.corrector_ is None:
             return Prediction(mean, np.full(len(mean), SIGMA_SF_UMA_NLOS_DB))
         return Prediction(mean + self.corrector_.predict(feats),
                           self.corrector_.predict_std(feats))
+
+    def predict(self, data: pd.DataFrame, **context: Any) -> Prediction[FloatArray]:
+        """Predicted RSRP [dBm] of each row and its std [dB] (the reference: the UMa NLOS
+        shadow-fading sigma; the learned engines: the corrector's calibrated std), plus the
+        offset :meth:`adapt` learned for the row's cell, if any."""
+        reject_context(self, context)
+        self.check_fitted()
+        feats = self._features(data)
+        pred = self._predict_features(feats)
+        offsets = getattr(self, "cell_offsets_", {})
+        if not offsets:
+            return pred
+        add = pd.Series(feats["cell_id"].to_numpy()).map(offsets).fillna(0.0).to_numpy()
+        return Prediction(np.asarray(pred.mean) + add, pred.std)
+
+    def adapt(self, data: pd.DataFrame) -> Self:
+        """Few-shot adaptation to cells as their first measurements arrive: each cell in
+        ``data`` (Huawei rows with RSRP) gets the offset :func:`shrunk_offsets` estimates from
+        its residuals, shrunk toward the prior learned in :meth:`fit` (a cell with one
+        measurement moves little, one with a hundred almost to its mean). Replaces earlier
+        offsets of those cells; other cells keep theirs."""
+        self.check_fitted()
+        df, _ = validate_measurements(data, "adapt")
+        feats = self._features(df)
+        resid = df["RSRP"].to_numpy() - np.asarray(self._predict_features(feats).mean)
+        self.cell_offsets_ = {**getattr(self, "cell_offsets_", {}),
+                              **shrunk_offsets(resid, feats["cell_id"].to_numpy(),
+                                               self.offset_prior_)}
+        return self
 
     def _metrics(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n_train": self.n_train_, "n_cells": self.n_cells_}
@@ -641,6 +719,78 @@ def evaluate_files(train_csv: Path, test_csv: Path, coverage: float | None = Non
                    ) -> dict[str, Any]:
     """:func:`evaluate_frames` on two Huawei CSV files (``.csv`` or ``.csv.gz``)."""
     return evaluate_frames(pd.read_csv(train_csv), pd.read_csv(test_csv), coverage=coverage)
+
+
+def few_shot_curve(train_df: pd.DataFrame, test_df: pd.DataFrame,
+                   shots: Sequence[int] = (0, 10, 100),
+                   models: dict[str, DriveTestEngine] | None = None, seed: int = 0
+                   ) -> dict[str, Any]:
+    """RSRP RMSE on unseen cells against the number of each test cell's measurements the engine
+    has seen (:meth:`DriveTestEngine.adapt`). Every model is fitted on ``train_df`` (with the
+    test area's geodata in its map); in each test cell ``max(shots)`` random rows form the
+    adaptation pool (the first ``n`` are used for ``n`` shots) and the cell's other rows are
+    scored, the same rows for every ``n``. Cells with no row left to score are skipped.
+    Returns ``{"shots": [...], "models": {name: {"rmse_db": [...], "bias_db": [...]}},
+    "n_scored": N, "cells": C}``."""
+    shots = sorted({int(n) for n in shots})
+    if not shots or shots[0] < 0:
+        raise InputError("shots", shots, "numbers of measurements >= 0")
+    train, _ = validate_measurements(train_df, "train")
+    test, _ = validate_measurements(test_df, "test")
+    rng = np.random.default_rng(seed)
+    pool_n = shots[-1]
+    order = rng.permutation(len(test))
+    rank = pd.Series(np.arange(len(test))).groupby(
+        test["Cell Index"].to_numpy()[order]).cumcount().to_numpy()
+    pool = np.zeros(len(test), dtype=bool)
+    pool[order] = rank < pool_n
+    pos = np.empty(len(test), dtype=np.int64)
+    pos[order] = rank
+    scored = ~pool
+    models = models if models is not None else default_models()
+    geo = test.drop(columns="RSRP")
+    measured = test["RSRP"].to_numpy()
+    cells = test["Cell Index"].to_numpy()
+    out: dict[str, Any] = {"shots": shots, "models": {},
+                           "n_scored": int(scored.sum()),
+                           "cells": int(pd.unique(cells[scored]).size)}
+    for name, m in models.items():
+        m.fit(train, map_frames=[geo])
+        feats = m._features(test)
+        base = np.asarray(m._predict_features(feats).mean)
+        rmse, bias = [], []
+        for n in shots:
+            use = pool & (pos < n)
+            off = shrunk_offsets(measured[use] - base[use], cells[use], m.offset_prior_)
+            add = pd.Series(cells[scored]).map(off).fillna(0.0).to_numpy()
+            e = base[scored] + add - measured[scored]
+            rmse.append(float(np.sqrt(np.mean(e ** 2))))
+            bias.append(float(np.mean(e)))
+        out["models"][name] = {"rmse_db": rmse, "bias_db": bias,
+                               "prior_pseudo_count": m.offset_prior_}
+    return out
+
+
+def grouped_few_shot(df: pd.DataFrame, n_splits: int = 4, shots: Sequence[int] = (0, 10, 100),
+                     models: dict[str, DriveTestEngine] | None = None, seed: int = 0,
+                     progress: Any = None) -> dict[str, Any]:
+    """:func:`few_shot_curve` in by-cell K-fold CV (``GroupKFold`` on ``Cell Index``): per model
+    the RMSE per number of shots in each fold and their mean over folds."""
+    df, _ = validate_measurements(df)
+    folds = list(GroupKFold(n_splits).split(df, groups=df["Cell Index"]))
+    per: dict[str, list[list[float]]] = {}
+    out_shots: list[int] = []
+    for i, (tr, te) in enumerate(folds):
+        fresh = default_models() if models is None else models
+        res = few_shot_curve(df.iloc[tr], df.iloc[te], shots, fresh, seed)
+        out_shots = res["shots"]
+        for name, m in res["models"].items():
+            per.setdefault(name, []).append(m["rmse_db"])
+        if progress is not None:
+            progress(i + 1, len(folds))
+    return {"shots": out_shots, "folds": n_splits,
+            "models": {n: {"fold_rmse_db": v, "mean_rmse_db": np.mean(v, axis=0).tolist()}
+                       for n, v in per.items()}}
 
 
 def grouped_cv(df: pd.DataFrame, n_splits: int = 4,
