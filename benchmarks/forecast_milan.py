@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from twinnet.datasets import shared_data_dir
-from twinnet.engines.forecast import DEFAULT_MODEL, HORIZONS, evaluate_csv
+from twinnet.engines.forecast import BASELINES, DEFAULT_MODEL, HORIZONS, evaluate_csv
 
 MILAN_CSV = "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "forecast_milan.json"
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{name:26s}  fit warning: {w}")
     if "default_beats_baselines" in res:
         print(
-            f"default ({DEFAULT_MODEL}) beats persistence and seasonal_naive at each horizon: "
+            f"default ({DEFAULT_MODEL}) beats {', '.join(BASELINES)} at each horizon: "
             f"{res['default_beats_baselines']}"
         )
     print(f"total {res['total_runtime_s']} s")

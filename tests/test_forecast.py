@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from twinnet.engines.forecast import (
+    BASELINES,
     DEFAULT_MODEL,
     MODELS,
     ForecasterUnavailable,
@@ -36,6 +37,10 @@ FAST = {"gbm": {"max_iter": 20, "train_stride": 2}, "holt_winters": {"fit_days":
 
 
 def _fast(name: str, period: int = P):
+    if name == "selected":  # members at their fast settings
+        sel = make_forecaster("selected", period=period, validation_days=2.0, origin_stride=3)
+        sel._make = lambda n: _fast(n, period)  # type: ignore[method-assign]
+        return sel
     if name == "ensemble":
         gbm = make_forecaster("gbm", period=period, **FAST["gbm"])
         return make_forecaster(
@@ -390,23 +395,50 @@ def test_forecast_series_and_band():
 # --------------------------------------------------------------------------- Milan claim
 
 
+def test_horizon_selection_picks_what_validates_best():
+    """On a series a one-week seasonal naive forecasts exactly (a fixed weekly pattern), the
+    selection gives it all the weight at every step; the choice is made on the held-out
+    days before the end of the history; too short a history falls back, and says so."""
+    from twinnet.engines.forecasters import HorizonSelected
+
+    t = np.arange(5 * 7 * P)
+    rng = np.random.default_rng(3)
+    week = rng.uniform(50, 150, 7 * P)
+    y = np.column_stack([week[t % (7 * P)], 2 * week[t % (7 * P)]])
+    sel = HorizonSelected(period=P, members=["persistence", "seasonal_naive",
+                                             "seasonal_naive_weekly"], validation_days=3.0)
+    sel.fit(y, steps=[1, 6, 24])
+    assert all(w == {"seasonal_naive_weekly": 1.0} for w in sel.choice_.values())
+    assert sel.validation_nrmse_["seasonal_naive_weekly"] == pytest.approx([0.0, 0.0, 0.0])
+    fc = sel.forecast_at(y, [len(y) - 30], [1, 6, 24])[0]
+    np.testing.assert_allclose(fc, y[len(y) - 30 + np.array([0, 5, 23])])
+    assert sel.weights_for(12) == sel.choice_[6]  # an unvalidated step takes the one below
+    short = HorizonSelected(period=P, members=["persistence"], fallback="seasonal_naive")
+    short.fit(y[: 3 * P], steps=[1, 6])
+    assert short.choice_ == {1: {"seasonal_naive": 1.0}, 6: {"seasonal_naive": 1.0}}
+    assert any("too few" in w for w in short.fit_warnings_)
+    with pytest.raises(InputError, match="members"):
+        HorizonSelected(period=P, members=["nope"]).fit(y)
+
+
 def test_default_beats_baselines_on_milan(milan_dir):
-    """The twin's default model beats persistence and seasonal naive at every LINKs horizon
-    on the 25 Milan squares (reduced: two test days, every 3rd origin, one refit)."""
+    """The twin's default model beats persistence, seasonal naive (day and week) and the
+    level-adjusted seasonal forecast at every LINKs horizon on the 25 Milan squares
+    (reduced: two test days, every 3rd origin, one refit)."""
     res = evaluate_csv(
         milan_dir / MILAN_CSV,
         "timestamp_local_cet",
         "2013-11-28T00:00:00+01:00",
         "2013-11-29T23:50:00+01:00",
         horizons=(1, 10, 30, 60),
-        models=[DEFAULT_MODEL, "persistence", "seasonal_naive"],
+        models=[DEFAULT_MODEL, *BASELINES],
         origin_stride=3,
         refit_every=288,
     )
     sc = res["models"]
     assert res["window"]["n_series"] == 25 and res["window"]["period"] == 144
     for h in ("1", "10", "30", "60"):
-        best_baseline = min(sc["persistence"][h], sc["seasonal_naive"][h])
+        best_baseline = min(sc[b][h] for b in BASELINES)
         assert sc[DEFAULT_MODEL][h] < best_baseline, (h, sc)
     assert all(res["default_beats_baselines"].values())
 

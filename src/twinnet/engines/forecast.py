@@ -52,6 +52,7 @@ from twinnet.engines.forecasters import (
     ForecasterUnavailable,
     GradientBoosting,
     HoltWinters,
+    HorizonSelected,
     LevelAdjustedSeasonal,
     Persistence,
     SeasonalNaive,
@@ -65,6 +66,7 @@ from twinnet.engines.forecasters import (
 from twinnet.errors import InputError
 
 __all__ = [
+    "BASELINES",
     "DEFAULT_MODEL",
     "HORIZONS",
     "MODELS",
@@ -80,7 +82,7 @@ __all__ = [
 ]
 
 #: The model the twin uses: chosen by the Milan evaluation (see benchmarks/forecast_milan.py).
-DEFAULT_MODEL = "gbm"
+DEFAULT_MODEL = "selected"
 
 #: Horizons of LINKs Table III (steps of 10 minutes: 10 min, 100 min, 5 h, 10 h).
 HORIZONS: tuple[int, ...] = (1, 10, 30, 60)
@@ -97,12 +99,16 @@ MODELS: dict[str, type[Forecaster]] = {
         ArimaDeseasonal,
         GradientBoosting,
         Ensemble,
+        HorizonSelected,
         TimesFMAdapter,
         ChronosAdapter,
     )
 }
 
-BASELINES: tuple[str, ...] = ("persistence", "seasonal_naive")
+#: The naive baselines the default must beat: persistence, seasonal naive (day and week) and
+#: the level-adjusted seasonal forecast.
+BASELINES: tuple[str, ...] = ("persistence", "seasonal_naive", "seasonal_naive_weekly",
+                              "level_adjusted_seasonal")
 
 
 def make_forecaster(name: str, **params: Any) -> Forecaster:

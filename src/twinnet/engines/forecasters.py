@@ -63,6 +63,7 @@ __all__ = [
     "ForecasterUnavailable",
     "GradientBoosting",
     "HoltWinters",
+    "HorizonSelected",
     "LevelAdjustedSeasonal",
     "Persistence",
     "SeasonalNaive",
@@ -987,6 +988,119 @@ class Ensemble(Forecaster):
     ) -> FloatArray:
         parts = [m._forecast_at(y, origins, steps, phase0) for m in self.members_]
         return np.asarray(sum(w * f for w, f in zip(self.weights_, parts, strict=True)))
+
+
+class HorizonSelected(Forecaster):
+    """Per forecast step, the members that forecast best on the most recent data.
+
+    ``fit`` holds out the last ``validation_days`` of the history, fits every member on what
+    comes before, forecasts the held-out days from rolling origins (every ``origin_stride``
+    steps) and scores each member per step by its error relative to each series' mean (the
+    NRMSE of LINKs eq. 9, pooled over series); per step it weights the members within
+    ``within`` × the best one's mean squared error by their inverse error (often the best
+    alone), and refits those members on the whole history. A step that was not validated uses
+    the weights of the nearest validated step below it. With too short a history for a
+    held-out window it keeps ``fallback`` and says so in ``fit_warnings_``. ``choice_`` maps
+    each validated step to its members' weights; ``validation_nrmse_`` holds the scores.
+
+    The choice is made strictly before the data it is then used on: in a rolling-origin
+    evaluation every refit validates on the days just before its own origins.
+    """
+
+    name = "selected"
+    MEMBERS: ClassVar[tuple[str, ...]] = (
+        "gbm", "level_adjusted_seasonal", "seasonal_naive", "seasonal_naive_weekly",
+        "persistence")
+
+    def __init__(
+        self,
+        period: int = 144,
+        members: Sequence[str] | None = None,
+        validation_days: float = 3.0,
+        origin_stride: int = 6,
+        fallback: str = "gbm",
+        within: float = 1.5,
+    ):
+        super().__init__(period)
+        self.members = members
+        self.validation_days = validation_days
+        self.origin_stride = origin_stride
+        self.fallback = fallback
+        self.within = within
+
+    @staticmethod
+    def _classes() -> dict[str, type[Forecaster]]:
+        return {c.name: c for c in (Persistence, SeasonalNaive, SeasonalNaiveWeekly,
+                                    LevelAdjustedSeasonal, HoltWinters, ArimaDeseasonal,
+                                    GradientBoosting)}
+
+    def _make(self, name: str) -> Forecaster:
+        classes = self._classes()
+        if name not in classes:
+            raise InputError("members", name, f"one of {sorted(classes)}")
+        return classes[name](period=self.period)
+
+    def _fit(self, y: FloatArray, phase0: int, steps: tuple[int, ...] | None) -> None:
+        names = list(self.members or self.MEMBERS)
+        for n in [*names, self.fallback]:
+            self._make(n)  # an unknown name fails before any fitting
+        hs = sorted(set(steps)) if steps else list(GradientBoosting.DEFAULT_STEPS)
+        self.steps_ = np.asarray(hs, dtype=np.int64)
+        t = y.shape[0]
+        v = round(self.validation_days * self.period)
+        self.validation_nrmse_: dict[str, list[float]] = {}
+        if v < max(hs) + 1 or t - v < 2 * self.period:
+            self.choice_ = {h: {self.fallback: 1.0} for h in hs}
+            self.fit_warnings_.append(
+                f"{self.name}: {t} steps of history are too few to hold out "
+                f"{self.validation_days:g} days; {self.fallback} for every step")
+        else:
+            origins = np.arange(t - v, t, max(1, int(self.origin_stride)), dtype=np.int64)
+            targets = origins[:, None] + self.steps_[None, :] - 1  # [O, K]
+            ok = targets < t
+            truth = y[np.minimum(targets, t - 1)]  # [O, K, S]
+            scale = np.maximum(np.abs(y[: t - v]).mean(axis=0), 1e-12)  # [S]
+            for n in names:
+                m = self._make(n).fit(y[: t - v], phase0=phase0, steps=hs)
+                pred = m._forecast_at(y, origins, self.steps_, phase0)
+                err = ((pred - truth) / scale) ** 2  # [O, K, S]
+                mse = [float(err[ok[:, k], k].mean()) if ok[:, k].any() else np.inf
+                       for k in range(len(hs))]
+                self.validation_nrmse_[n] = [float(np.sqrt(e)) for e in mse]
+            self.choice_ = {h: self._weights(k, names) for k, h in enumerate(hs)}
+        self.members_: dict[str, Forecaster] = {}
+        for n in sorted({n for w in self.choice_.values() for n in w}):
+            m = self._make(n).fit(y, phase0=phase0, steps=hs)
+            self.fit_warnings_ += m.fit_warnings_
+            self.members_[n] = m
+
+    def _weights(self, k: int, names: list[str]) -> dict[str, float]:
+        """Weights of step ``k``: inverse validation MSE over the members within
+        ``within`` × the best member's MSE (the best alone when no other is that close)."""
+        mse = {n: self.validation_nrmse_[n][k] ** 2 for n in names}
+        best = min(mse.values())
+        keep = {n: 1.0 / max(e, 1e-12) for n, e in mse.items() if e <= self.within * best}
+        total = sum(keep.values())
+        return {n: w / total for n, w in keep.items()}
+
+    def weights_for(self, h: int) -> dict[str, float]:
+        """The members' weights at step ``h``."""
+        below = self.steps_[self.steps_ <= h]
+        key = int(below.max()) if below.size else int(self.steps_.min())
+        return self.choice_[key]
+
+    def _forecast_at(
+        self, y: FloatArray, origins: IntArray, steps: IntArray, phase0: int
+    ) -> FloatArray:
+        out = np.zeros((origins.size, steps.size, y.shape[1]))
+        w = np.array([[self.weights_for(int(h)).get(n, 0.0) for h in steps]
+                      for n in self.members_])  # [M, K]
+        for i, (_, m) in enumerate(self.members_.items()):
+            k = np.flatnonzero(w[i] > 0)
+            if k.size:
+                out[:, k] += w[i, k][None, :, None] * m._forecast_at(y, origins, steps[k],
+                                                                      phase0)
+        return out
 
 
 # --------------------------------------------------------------------------------------------
