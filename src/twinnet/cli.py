@@ -737,9 +737,13 @@ def links_eval(
     qs = load_queries(queries)
     planner, backend, note = _planner(llm, llm_url, llm_model, llm_timeout, mode, temperature,
                                       steps)
+    index = getattr(planner, "index", None)
+    dense_off = getattr(index, "dense_reason", "n/a")
     info: dict[str, Any] = {"backend": getattr(backend, "name", "none"),
                             "model": getattr(backend, "model", ""), "mode": mode,
-                            "temperature": temperature, "step_limit": steps}
+                            "temperature": temperature, "step_limit": steps,
+                            "retrieval": "bm25+dense" if dense_off is None
+                            else f"bm25 ({dense_off})"}
     if note:
         info["notes"] = [note]
     with _progress() as prog:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from twinnet.errors import InputError
 from twinnet.links.cards import card_text
@@ -80,11 +81,19 @@ class DataPlan:
 
 
 class CardIndex:
-    """BM25 over the Sensor Cards (Snowball-stemmed terms; a query word unknown to the cards
-    that starts with a known term, like "rainfall", also counts as that term): the Planner's
-    shortlist."""
+    """Hybrid retrieval over the Sensor Cards — the Planner's shortlist.
 
-    def __init__(self, cards: list[SensorCard]):
+    Lexical: BM25 over Snowball-stemmed terms (a query word unknown to the cards that starts
+    with a known term, like "rainfall", also counts as that term). Dense: cosine similarity of
+    sentence embeddings (:mod:`twinnet.llm.embed`, all-MiniLM-L6-v2) of the question and each
+    card's name, description and unit, which finds the synonyms BM25 misses ("electric cars
+    being charged" → EV charging). Each score is scaled to [0, 1] over the cards (BM25 by its
+    best; the cosine from the cards' median to its best) and the two are averaged with weight
+    ``dense_weight``. Without the embedding model (``dense=False``, or not installed) the
+    shortlist is BM25's alone; ``dense_reason`` says why."""
+
+    def __init__(self, cards: list[SensorCard], dense: bool | None = None,
+                 dense_weight: float = 0.5):
         import snowballstemmer
 
         self.cards = list(cards)
@@ -94,6 +103,21 @@ class CardIndex:
         self.vocab = {t for d in docs for t in d.split()}
         self.retriever = BM25Retriever()
         self.retriever.index(docs)
+        self.dense_weight = float(dense_weight)
+        self.encoder: Any = None
+        self.dense_reason: str | None = "dense retrieval off"
+        if dense is not False and self.cards:
+            from twinnet.llm.embed import EmbeddingUnavailable, load_encoder
+
+            try:
+                self.encoder = load_encoder()
+                self.card_vectors = self.encoder.encode(
+                    [f"{c.name}. {c.description} Unit: {c.unit}." for c in self.cards])
+                self.dense_reason = None
+            except EmbeddingUnavailable as exc:
+                if dense:
+                    raise
+                self.dense_reason = str(exc)
 
     def _terms(self, text: str) -> str:
         return " ".join(self._stem.stemWords(tokenize(text)))
@@ -109,8 +133,20 @@ class CardIndex:
                         break
         return " ".join(out)
 
-    def shortlist(self, query: str, k: int = 8) -> list[tuple[SensorCard, float]]:
+    def scores(self, query: str) -> NDArray[np.float64]:
+        """The hybrid score of every card for ``query`` (BM25's alone without embeddings)."""
         sc = np.asarray(self.retriever.scores(self._query_terms(query)), dtype=float)
+        if self.encoder is None:
+            return sc
+        lex = sc / sc.max() if sc.max() > 0 else sc
+        cos = self.card_vectors @ self.encoder.encode([query])[0]
+        mid = float(np.median(cos))
+        dense = np.clip((cos - mid) / max(float(cos.max()) - mid, 1e-9), 0.0, 1.0)
+        w = self.dense_weight
+        return np.asarray((1.0 - w) * lex + w * dense, dtype=float)
+
+    def shortlist(self, query: str, k: int = 8) -> list[tuple[SensorCard, float]]:
+        sc = self.scores(query)
         order = np.argsort(-sc, kind="stable")[:k]
         return [(self.cards[i], float(sc[i])) for i in order if sc[i] > 0]
 
@@ -235,7 +271,7 @@ class AgenticPlanner:
                  *, store: ContextStore | None = None, functions: dict[str, Any] | None = None,
                  temperature: float = 0.0, max_steps: int = 15, shortlist: int = 8,
                  now: Any = None, mode: str = "retrieval+review", draft_threshold: float = 0.7,
-                 review_threshold: float = 0.4):
+                 review_threshold: float = 0.4, dense: bool | None = None):
         if max_steps < 1:
             raise InputError("max_steps", max_steps, "at least 1")
         if mode not in ("retrieval+review", "llm-choice", "retrieval"):
@@ -245,7 +281,7 @@ class AgenticPlanner:
         self.review_threshold = review_threshold
         self.agent = _Agent(backend, temperature)
         self.cards, self.areas = cards, areas
-        self.index = CardIndex(cards)
+        self.index = CardIndex(cards, dense=dense)
         self.store = store
         self.functions = functions
         self.max_steps = max_steps
