@@ -92,3 +92,8 @@ def test_capacity_loop_cuts_the_measured_peak(tmp_path):
         assert abs(rep["after"]["peak_prb_utilization"]
                    - rep["predicted"]["peak_prb_utilization"]) < 0.1
         assert store.decisions().status.tolist() == ["applied"]
+        t = rep["timings_s"]  # the decision and every stage, timed
+        assert {"decision", "llm", "solver", "twin", "observe", "learn", "apply",
+                "total"} <= set(t)
+        assert 0 < t["decision"] <= t["total"]
+        assert t["llm"] + t["solver"] + t["twin"] <= t["decision"] + 1e-3
