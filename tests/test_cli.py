@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,24 +83,33 @@ def test_ask_answers_with_evidence(tmp_path):
     ev = r["evidence"]
     assert any(i["subject"] == "S0/1" and i["kind"] == "congestion" for i in ev["insights"])
     assert ev["passages"] and all("#" in x["doc_id"] for x in ev["passages"])
+    # the answer is the model's only when it names nothing the evidence does not hold
+    assert r["answer_source"].startswith(("model", "evidence"))
+    if r["answer_source"].startswith("model"):
+        facts = " ".join(ev["facts"])
+        assert all(c in facts for c in re.findall(r"\bS\d+/\d\b", r["answer"]))
     # the model's own reply, from the audit trail: each action it suggested is either among
-    # the suggested actions (it passed the guardrails, screened again here) or rejected
+    # the suggested actions (guardrails passed, lowers the predicted peak) or rejected
     with ContextStore(store, read_only=True) as s:
         calls = s.llm_calls()
     assert calls.purpose.tolist() == ["ask"] and calls.outcome.tolist() == ["ok"]
     proposed = json.loads(calls.response.iloc[0])["actions"]
-    assert len(r["suggested_actions"]) + len(ev["rejected_actions"]) == len(proposed)
     twin = DigitalTwin.from_scenario("hotspot")
     passed = screen_actions(proposed, twin.network, Policy()).actions
-    assert [a["action"] for a in r["suggested_actions"]] == [a.model_dump() for a in passed]
-    # and each one's predicted effect is what applying it to a fresh twin gives
+    from_model = [a["action"] for a in r["suggested_actions"] if a["source"].startswith("model")]
+    rejected = [a["action"] for a in ev["rejected_actions"] if "action" in a]
+    for a in passed:
+        assert a.model_dump() in from_model + rejected
+    # every suggestion is verified: applying it to a fresh twin gives its predicted effect,
+    # and it lowers the peak
     base = twin.evaluate(uplink=False).kpis["peak_prb_utilization"]
+    assert r["suggested_actions"]  # the hotspot has verified options (switch on a small cell)
     for a in r["suggested_actions"]:
         fork = twin.copy()
         ActionPlan(actions=[parse_action(a["action"])]).apply(fork.network)
         peak = fork.evaluate(uplink=False).kpis["peak_prb_utilization"]
         assert a["predicted_peak_prb_utilization"] == pytest.approx(peak, abs=1e-4)
-        assert a["delta"]["peak_prb_utilization"] == pytest.approx(peak - base, abs=2e-4)
+        assert peak < base - 0.009
     p2 = twinnet("ask", "  ", "--llm", "none")
     assert p2.returncode != 0 and "question" in (p2.stderr + p2.stdout)
 

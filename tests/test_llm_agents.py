@@ -215,3 +215,33 @@ def test_coder_repairs_its_program_from_the_executor_error(cards, areas, tmp_pat
     assert not ex[0]["ok"] and "Atlantis" in ex[0]["error"] and ex[1]["ok"]
     assert "failed with" in model.tasks[-1] and "Atlantis" in model.tasks[-1]
     assert len(p.sensor_ids) == 5 and "area='milano'" in p.code
+
+
+def test_ask_answers_from_evidence_the_model_only_phrases():
+    """A reply that names a cell or a number the evidence does not hold is replaced by the
+    answer composed from the facts; an action that does not lower the predicted peak is not
+    suggested; a faithful reply is kept."""
+    from twinnet.llm.ask import answer_question
+    from twinnet.twin import DigitalTwin
+
+    twin = DigitalTwin.from_scenario("hotspot")
+    q = "Which cell is the most congested, why, and what would you change?"
+    invented = ScriptedModel([{"answer": "S5/2 is at 0.97; tilt S0/1 down to 0.", "cells": [],
+                               "actions": [{"type": "set_electrical_tilt", "cell": "S0/1",
+                                            "tilt_deg": 0.0}]}])
+    r = answer_question(twin, q, invented)
+    ev = r["evidence"]
+    assert r["answer_source"].startswith("evidence") and "S5/2" in r["answer_source"]
+    assert r["answer"].startswith("The most loaded cell is S0/1")
+    assert ev["discarded_answer"].startswith("S5/2")
+    assert any(a.get("action", {}).get("cell") == "S0/1" and "does not lower" in a["reason"]
+               for a in ev["rejected_actions"])
+    assert r["suggested_actions"] and all(a["source"] == "rrm (verified)"
+                                          for a in r["suggested_actions"])
+    best = r["suggested_actions"][0]
+    faithful = ScriptedModel([{"answer": f"S0/1 is the most loaded cell at 0.93 with "
+                                         f"{best['option'].split()[-1]} the best verified fix.",
+                               "cells": ["S0/1"], "actions": []}])
+    r2 = answer_question(twin, q, faithful)
+    assert r2["answer_source"].startswith("model"), r2["answer_source"]
+    assert r2["answer"].startswith("S0/1 is the most loaded cell")
