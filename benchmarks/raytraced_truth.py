@@ -26,7 +26,7 @@ import numpy as np
 
 from twinnet.emulator.raytrace import RayTracedTwin
 from twinnet.loop.sync_loop import run_sync_loop
-from twinnet.network.scene import scene_geometry
+from twinnet.network.scene import scenario_geometry
 from twinnet.network.users import UserSet
 from twinnet.scenario import Scenario, load_scenario
 from twinnet.store.context import ContextStore
@@ -38,8 +38,7 @@ RESULTS = Path(__file__).parent / "results"
 def _street_grid(sc: Scenario, twin: DigitalTwin) -> tuple[UserSet, Any]:
     """Outdoor users on every street cell of the scene's grid around the users, and their
     flat cell indices."""
-    assert sc.truth.scene is not None
-    geo = scene_geometry(sc.truth.scene, sc.truth.rt_cell_m, sc.base_dir)
+    geo = scenario_geometry(sc)
     ue = twin.users
     x, y = geo.centres(np.arange(geo.street.size))
     keep = (geo.street.ravel() & (x >= ue.x_m.min()) & (x <= ue.x_m.max())
@@ -71,8 +70,7 @@ def figure(sc: Scenario, store: ContextStore, path: Path) -> dict[str, Any]:
     cal = DigitalTwin(sc, users=grid)
     l1.attach(cal)
     r_cal = _best_rsrp(cal)
-    assert sc.truth.scene is not None
-    geo = scene_geometry(sc.truth.scene, sc.truth.rt_cell_m, sc.base_dir)
+    geo = scenario_geometry(sc)
     ny, nx = geo.shape
     extent = (geo.x0 - geo.cell_m / 2, geo.x0 + (nx - 0.5) * geo.cell_m,
               geo.y0 - geo.cell_m / 2, geo.y0 + (ny - 0.5) * geo.cell_m)

@@ -154,12 +154,12 @@ class RadioMaps:
         self.traces += 1
         return gain
 
-    def lookup(self, gain_map: NDArray[np.float32], x_m: NDArray[np.float64],
-               y_m: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Map values at points (each point's street cell: its own, or its façade); 0 off the
-        grid."""
-        idx = self.geometry.street_cell(x_m, y_m)
-        return np.where(idx >= 0, gain_map.ravel()[np.maximum(idx, 0)], 0.0).astype(np.float64)
+    @staticmethod
+    def lookup(gain_map: NDArray[np.float32], cells: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Map values at flat grid cells (from :meth:`SceneGeometry.street_cell`: each point's
+        own street cell or its façade); 0 where the cell is -1 (off the grid)."""
+        return np.where(cells >= 0, gain_map.ravel()[np.maximum(cells, 0)], 0.0).astype(
+            np.float64)
 
 
 class RayTracedTwin(DigitalTwin):
@@ -194,13 +194,14 @@ class RayTracedTwin(DigitalTwin):
         cells = np.broadcast_to(slot_cell, out.shape)
         drone = net.is_drone_site()
         o2i = 10.0 ** (-loss / 10.0)
+        at = self.maps[k].geometry.street_cell(ue.x_m, ue.y_m)  # once for every cell
         out.fill(NO_LINK_GAIN)
         for c in np.unique(cells[cells >= 0]):
             if drone[net.cell_site[c]]:
                 continue  # the air-to-ground model fills these slots
-            g = self.maps[k].lookup(self.cell_gain_map(int(c)), ue.x_m, ue.y_m) * o2i
             rows, cols = np.nonzero(cells == c)
-            out[rows, cols] = np.maximum(g[rows], NO_LINK_GAIN).astype(np.float32)
+            g = RadioMaps.lookup(self.cell_gain_map(int(c)), at[rows]) * o2i[rows]
+            out[rows, cols] = np.maximum(g, NO_LINK_GAIN).astype(np.float32)
         out[cells < 0] = 0.0
 
 

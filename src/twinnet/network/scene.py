@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,7 +29,7 @@ from scipy import ndimage
 from twinnet.errors import InputError
 
 __all__ = ["SceneGeometry", "cache_dir", "ensure_llvm", "file_digest", "import_rt",
-           "scene_geometry", "scene_path"]
+           "scenario_geometry", "scene_geometry", "scene_path"]
 
 #: where a ground cell counts as building (roof above this height) [m]
 BUILDING_MIN_HEIGHT_M = 2.5
@@ -189,8 +190,9 @@ class SceneGeometry:
         return np.column_stack([cx + jitter[:, 0], cy + jitter[:, 1]])
 
 
+@cache
 def file_digest(path: str) -> str:
-    """Digest of a scene: its XML and every mesh file beside it."""
+    """Digest of a scene: its XML and every mesh file beside it (read once per process)."""
     h = hashlib.blake2b(digest_size=12)
     folder = Path(path).parent
     for f in sorted([Path(path), *folder.rglob("*.ply"), *folder.rglob("*.obj")]):
@@ -245,3 +247,12 @@ def scene_geometry(scene: str, cell_m: float = 5.0, base_dir: str | None = None
     """The :class:`SceneGeometry` of ``scene`` on a grid of ``cell_m`` cells (cached in memory
     and in :func:`cache_dir`)."""
     return _load_geometry(scene_path(scene, base_dir), float(cell_m))
+
+
+def scenario_geometry(scenario: Any) -> SceneGeometry:
+    """The :class:`SceneGeometry` of a scenario's ``[truth] scene`` on its ``rt_cell_m`` grid
+    (a scenario that uses scene layouts, users or mobility must name a scene)."""
+    truth = scenario.truth
+    if not truth.scene:
+        raise InputError("truth.scene", truth.scene, "a scene (the city geometry)")
+    return scene_geometry(truth.scene, truth.rt_cell_m, scenario.base_dir)

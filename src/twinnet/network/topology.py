@@ -329,10 +329,9 @@ def _from_csv(layout: CsvLayout, base_dir: str | None):
 def _from_scene(layout: SceneLayout, scenario: Scenario
                 ) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64], list[CellRow]]:
     """Sites on the rooftops of the scenario's scene (see :class:`SceneLayout`)."""
-    from twinnet.network.scene import scene_geometry
+    from twinnet.network.scene import scenario_geometry
 
-    assert scenario.truth.scene is not None  # the scenario's validator requires it
-    geo = scene_geometry(scenario.truth.scene, scenario.truth.rt_cell_m, scenario.base_dir)
+    geo = scenario_geometry(scenario)
     x, y, roof = geo.rooftop_sites(layout.n_sites, layout.isd_m, layout.min_roof_m,
                                    layout.center_m)
     names = [f"S{i}" for i in range(layout.n_sites)]

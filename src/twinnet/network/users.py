@@ -122,10 +122,9 @@ def _scene_points(scenario: Scenario, network: Network, indoor: NDArray[np.bool_
                   rng: np.random.Generator) -> NDArray[np.float64]:
     """Users of a city scene: outdoor users on its streets, indoor users in its buildings,
     uniform over the sites' bounding box plus half a site spacing."""
-    from twinnet.network.scene import scene_geometry
+    from twinnet.network.scene import scenario_geometry
 
-    assert scenario.truth.scene is not None  # the scenario's validator requires it
-    geo = scene_geometry(scenario.truth.scene, scenario.truth.rt_cell_m, scenario.base_dir)
+    geo = scenario_geometry(scenario)
     margin = 0.5 * (network.isd_m or 300.0)
     box = (float(network.site_x_m.min()) - margin, float(network.site_y_m.min()) - margin,
            float(network.site_x_m.max()) + margin, float(network.site_y_m.max()) + margin)

@@ -46,7 +46,7 @@ from numpy.typing import NDArray
 
 from twinnet.errors import InputError
 from twinnet.network.mobility import MobilityModel, make_mobility
-from twinnet.network.scene import scene_geometry
+from twinnet.network.scene import scenario_geometry
 from twinnet.policy.kpis import jain_fairness
 from twinnet.radio.fast import slot_rsrp_sinr_kernel, threads_for
 from twinnet.radio.link import cqi_from_sinr
@@ -240,7 +240,7 @@ class NetworkSimulation:
         sc = self.twin.scenario
         streets = None
         if g.mobility.model == "streets" and sc.truth.scene:
-            streets = scene_geometry(sc.truth.scene, sc.truth.rt_cell_m, sc.base_dir)
+            streets = scenario_geometry(sc)
         mob = make_mobility(g.mobility, users, self.x_m, self.y_m, ue.indoor, bounds,
                             np.random.default_rng([self.seed, 17, k]), sc.base_dir, streets)
         tra = make_traffic(g.traffic, users, ue.demand_mbps[users],
