@@ -534,9 +534,7 @@ def radio_evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Fit the L1 radio-calibration engines on one set of cells and score RSRP on another."""
-    import pandas as pd
-
-    from twinnet.engines.radio_models import evaluate_files, few_shot_curve
+    from twinnet.engines.radio_models import evaluate_files
 
     shot_list: list[int] | None = None
     if shots is not None:
@@ -549,9 +547,7 @@ def radio_evaluate(
             raise InputError("--shots", shots, "comma-separated whole numbers >= 0")
     with _progress() as prog:
         prog.add_task("fitting and scoring the radio engines", total=None)
-        res = evaluate_files(train, test, coverage=coverage)
-        if shot_list is not None:
-            res["few_shot"] = few_shot_curve(pd.read_csv(train), pd.read_csv(test), shot_list)
+        res = evaluate_files(train, test, coverage=coverage, shots=shot_list)
     if as_json:
         _print_json(res)
         return

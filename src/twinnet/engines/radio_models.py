@@ -691,17 +691,22 @@ def _score(pred: Prediction[FloatArray], measured: FloatArray, coverage: float |
 
 def evaluate_frames(train_df: pd.DataFrame, test_df: pd.DataFrame,
                     models: dict[str, DriveTestEngine] | None = None,
-                    coverage: float | None = None) -> dict[str, Any]:
+                    coverage: float | None = None, shots: Sequence[int] | None = None,
+                    seed: int = 0) -> dict[str, Any]:
     """Fit every model on ``train_df`` (with ``test_df``'s geodata, not its RSRP, in the terrain
     map) and score it on ``test_df``: ``{"models": {name:
     {"rmse_db", "bias_db", "n"}}, "default": DEFAULT_MODEL}`` plus ``"dropped_rows": {"train",
     "test"}`` when rows with NaN were dropped. bias = mean(predicted - measured). With
     ``coverage`` (e.g. 0.8) each model also reports the fraction of test rows inside its central
-    ``coverage`` interval (``"coverage"``) and its mean predicted std (``"mean_std_db"``)."""
+    ``coverage`` interval (``"coverage"``) and its mean predicted std (``"mean_std_db"``). With
+    ``shots`` the same fitted models also give the few-shot curve of :func:`few_shot_curve`
+    under ``"few_shot"``."""
     if coverage is not None and not 0.0 < coverage < 1.0:
         raise InputError("coverage", coverage, "a fraction in (0, 1)")
+    wanted = None if shots is None else _shot_list(shots)
     train, n_tr = validate_measurements(train_df, "train")
     test, n_te = validate_measurements(test_df, "test")
+    split = None if wanted is None else _ShotSplit(test, wanted, seed)
     models = models if models is not None else default_models()
     geo = test.drop(columns="RSRP")  # the test area's map, never its labels
     measured = test["RSRP"].to_numpy()
@@ -710,15 +715,62 @@ def evaluate_frames(train_df: pd.DataFrame, test_df: pd.DataFrame,
                                       for name, m in models.items()},
                            "default": DEFAULT_MODEL if DEFAULT_MODEL in models else
                            next(iter(models))}
+    if split is not None:
+        out["few_shot"] = {**split.summary(),
+                           "models": {name: split.scores(m) for name, m in models.items()}}
     if n_tr or n_te:
         out["dropped_rows"] = {"train": n_tr, "test": n_te}
     return out
 
 
-def evaluate_files(train_csv: Path, test_csv: Path, coverage: float | None = None
-                   ) -> dict[str, Any]:
+def evaluate_files(train_csv: Path, test_csv: Path, coverage: float | None = None,
+                   shots: Sequence[int] | None = None) -> dict[str, Any]:
     """:func:`evaluate_frames` on two Huawei CSV files (``.csv`` or ``.csv.gz``)."""
-    return evaluate_frames(pd.read_csv(train_csv), pd.read_csv(test_csv), coverage=coverage)
+    return evaluate_frames(pd.read_csv(train_csv), pd.read_csv(test_csv), coverage=coverage,
+                           shots=shots)
+
+
+class _ShotSplit:
+    """The few-shot split of a test frame: in each cell ``max(shots)`` random rows form the
+    adaptation pool (the first ``n`` of them are used for ``n`` shots); the other rows are
+    scored, the same rows for every ``n``."""
+
+    def __init__(self, test: pd.DataFrame, shots: list[int], seed: int):
+        self.test, self.shots = test, shots
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(test))
+        self.cells = test["Cell Index"].to_numpy()
+        rank = pd.Series(np.arange(len(test))).groupby(self.cells[order]).cumcount().to_numpy()
+        self.pool = np.zeros(len(test), dtype=bool)
+        self.pool[order] = rank < shots[-1]
+        self.pos = np.empty(len(test), dtype=np.int64)
+        self.pos[order] = rank
+        self.scored = ~self.pool
+        self.measured = test["RSRP"].to_numpy()
+
+    def summary(self) -> dict[str, Any]:
+        return {"shots": self.shots, "n_scored": int(self.scored.sum()),
+                "cells": int(pd.unique(self.cells[self.scored]).size)}
+
+    def scores(self, m: DriveTestEngine) -> dict[str, Any]:
+        """RMSE and bias of a fitted engine on the scored rows for each number of shots."""
+        base = np.asarray(m._predict_features(m._features(self.test)).mean)
+        cells, sc, y = self.cells, self.scored, self.measured
+        rmse, bias = [], []
+        for n in self.shots:
+            use = self.pool & (self.pos < n)
+            off = shrunk_offsets(y[use] - base[use], cells[use], m.offset_prior_)
+            e = base[sc] + pd.Series(cells[sc]).map(off).fillna(0.0).to_numpy() - y[sc]
+            rmse.append(float(np.sqrt(np.mean(e ** 2))))
+            bias.append(float(np.mean(e)))
+        return {"rmse_db": rmse, "bias_db": bias, "prior_pseudo_count": m.offset_prior_}
+
+
+def _shot_list(shots: Sequence[int]) -> list[int]:
+    wanted = sorted({int(n) for n in shots})
+    if not wanted or wanted[0] < 0:
+        raise InputError("shots", list(shots), "numbers of measurements >= 0")
+    return wanted
 
 
 def few_shot_curve(train_df: pd.DataFrame, test_df: pd.DataFrame,
@@ -732,43 +784,14 @@ def few_shot_curve(train_df: pd.DataFrame, test_df: pd.DataFrame,
     scored, the same rows for every ``n``. Cells with no row left to score are skipped.
     Returns ``{"shots": [...], "models": {name: {"rmse_db": [...], "bias_db": [...]}},
     "n_scored": N, "cells": C}``."""
-    shots = sorted({int(n) for n in shots})
-    if not shots or shots[0] < 0:
-        raise InputError("shots", shots, "numbers of measurements >= 0")
+    wanted = _shot_list(shots)
     train, _ = validate_measurements(train_df, "train")
-    test, _ = validate_measurements(test_df, "test")
-    rng = np.random.default_rng(seed)
-    pool_n = shots[-1]
-    order = rng.permutation(len(test))
-    rank = pd.Series(np.arange(len(test))).groupby(
-        test["Cell Index"].to_numpy()[order]).cumcount().to_numpy()
-    pool = np.zeros(len(test), dtype=bool)
-    pool[order] = rank < pool_n
-    pos = np.empty(len(test), dtype=np.int64)
-    pos[order] = rank
-    scored = ~pool
+    split = _ShotSplit(validate_measurements(test_df, "test")[0], wanted, seed)
     models = models if models is not None else default_models()
-    geo = test.drop(columns="RSRP")
-    measured = test["RSRP"].to_numpy()
-    cells = test["Cell Index"].to_numpy()
-    out: dict[str, Any] = {"shots": shots, "models": {},
-                           "n_scored": int(scored.sum()),
-                           "cells": int(pd.unique(cells[scored]).size)}
-    for name, m in models.items():
-        m.fit(train, map_frames=[geo])
-        feats = m._features(test)
-        base = np.asarray(m._predict_features(feats).mean)
-        rmse, bias = [], []
-        for n in shots:
-            use = pool & (pos < n)
-            off = shrunk_offsets(measured[use] - base[use], cells[use], m.offset_prior_)
-            add = pd.Series(cells[scored]).map(off).fillna(0.0).to_numpy()
-            e = base[scored] + add - measured[scored]
-            rmse.append(float(np.sqrt(np.mean(e ** 2))))
-            bias.append(float(np.mean(e)))
-        out["models"][name] = {"rmse_db": rmse, "bias_db": bias,
-                               "prior_pseudo_count": m.offset_prior_}
-    return out
+    geo = split.test.drop(columns="RSRP")
+    return {**split.summary(),
+            "models": {name: split.scores(m.fit(train, map_frames=[geo]))
+                       for name, m in models.items()}}
 
 
 def grouped_few_shot(df: pd.DataFrame, n_splits: int = 4, shots: Sequence[int] = (0, 10, 100),

@@ -62,7 +62,7 @@ def verified_options(twin: DigitalTwin, base: Any, target: float, k: int = 3
     return out[:k]
 
 
-def _facts(twin: DigitalTwin, base: Any, insights: list[Any], options: list[dict[str, Any]],
+def _facts(base: Any, insights: list[Any], options: list[dict[str, Any]],
            target: float) -> list[str]:
     cells = base.cells
     hot = str(base.kpis["hottest_cell"])
@@ -122,7 +122,7 @@ def answer_question(twin: DigitalTwin, question: str, backend: ChatBackend | Non
         "passages": [{"doc_id": p.doc_id, "title": p.title, "score": round(p.score, 3)}
                      for p in passages]}
     options = verified_options(twin, base, target)
-    facts = _facts(twin, base, insights, options, target)
+    facts = _facts(base, insights, options, target)
     evidence["facts"] = facts
     evidence["verified_options"] = options
     out: dict[str, Any] = {"question": question, "evidence": evidence}
