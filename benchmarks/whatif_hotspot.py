@@ -3,6 +3,12 @@
 Cases (one shared baseline; every plan evaluated on a fork of the twin, KPIs only):
 
 * ``param``: random plans of 1–3 power / cell-offset / on-off actions — link gains reused;
+* ``param-load``: the same plans through ``what_if_load`` (only the load: per-cell
+  utilisation, peak, outage — what a plan search scores);
+* ``param-warm``: ``what_if_load`` warm-started from the baseline's utilisation;
+* ``param-reject``: ``what_if_load`` with the capacity search's test (peak ≤ 0.5, outage no
+  worse): the load iteration stops as soon as a plan provably breaks it; its verdicts are
+  checked against the full evaluation's;
 * ``tilt-incremental``: random plans changing 1–2 cells' electrical tilt — only those cells'
   link-gain columns recomputed;
 * ``tilt-search``: tilt plans drawn from a small candidate grid (3 cells × {+2, +4, +8}°), as
@@ -30,7 +36,7 @@ import numpy as np
 
 from twinnet.actions import ActionPlan, SetCellActive, SetCellOffset, SetElectricalTilt, SetTxPower
 from twinnet.twin import DigitalTwin
-from twinnet.twin.whatif import what_if
+from twinnet.twin.whatif import what_if, what_if_load
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -99,7 +105,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p.apply(t.network)
         return float(t.evaluate(uplink=False).kpis["peak_prb_utilization"])
 
-    r_param, _ = _rate(inc, param)
+    r_param, pk_param = _rate(inc, param)
+    rho0 = base.cells["prb_utilization"].to_numpy(dtype=float)
+    max_out = float(base.kpis["outage_ratio"]) + 0.005
+    out_full = [float(what_if(twin, p, baseline=base).kpis["outage_ratio"]) for p in param]
+    r_load, pk_load = _rate(lambda p: what_if_load(twin, p).peak_prb_utilization, param)
+    r_warm, pk_warm = _rate(lambda p: what_if_load(twin, p, rho0=rho0).peak_prb_utilization,
+                            param)
+    r_rej, verdicts = _rate(lambda p: not what_if_load(
+        twin, p, reject_above=0.5, reject_outage_above=max_out).rejected, param)
+    full_ok = [pk <= 0.5 and o <= max_out for pk, o in zip(pk_param, out_full, strict=True)]
+    # a plan kept by early rejection is judged on its exact numbers: the verdicts agree when
+    # every rejected plan breaks the test on the full evaluation
+    assert all(ok or not v for v, ok in zip(verdicts, full_ok, strict=True))
+    assert np.allclose(pk_load, pk_param) and np.allclose(pk_warm, pk_param, atol=2e-3)
     r_tilt, pk_inc = _rate(inc, tilt)
     r_search, _ = _rate(inc, search)
     r_full, pk_full = _rate(full, tilt)
@@ -107,6 +126,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     assert np.allclose(pk_inc, pk_full) and np.allclose(pk_rb, pk_full[: len(pk_rb)])
     rows = [
         {"case": "param (gains reused)", "plans_per_s": r_param},
+        {"case": "param-load (what_if_load)", "plans_per_s": r_load},
+        {"case": "param-warm (warm-started load)", "plans_per_s": r_warm},
+        {"case": "param-reject (early rejection)", "plans_per_s": r_rej,
+         "rejected": int(sum(not v for v in verdicts))},
         {"case": "tilt-incremental", "plans_per_s": r_tilt},
         {"case": "tilt-search (shared gain cache)", "plans_per_s": r_search},
         {"case": "tilt-full (all links recomputed)", "plans_per_s": r_full},

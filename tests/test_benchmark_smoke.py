@@ -34,5 +34,5 @@ def test_whatif_benchmark_runs_and_methods_agree(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]  # the script asserts identical KPIs
     rows = {r["case"]: r for r in json.loads(out.read_text())["rows"]}
-    assert len(rows) == 5 and all(r["plans_per_s"] > 0 for r in rows.values())
+    assert len(rows) == 8 and all(r["plans_per_s"] > 0 for r in rows.values())
     assert "plans/s" in p.stdout

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from twinnet.actions import ActionPlan, SetElectricalTilt
+from twinnet.errors import InputError
 from twinnet.llm.backends import ChatResponse, OpenAICompatibleBackend, make_backend
 from twinnet.llm.engine import DecisionEngine, proposal_schema
 from twinnet.llm.guardrails import RateLimiter, quote_untrusted, screen_actions
@@ -62,7 +63,7 @@ class ObedientModel:
 
     def chat(self, messages: list[dict[str, str]], *, json_schema: dict[str, Any] | None = None,
              temperature: float = 0.0, max_tokens: int = 512,
-             seed: int | None = 0) -> ChatResponse:
+             seed: int | None = 0, timeout_s: float | None = None) -> ChatResponse:
         self.prompts.append(messages)
         body = self.answers[min(len(self.prompts), len(self.answers)) - 1]
         return ChatResponse(json.dumps(body), self.name, self.model, 10, 10, 0.001)
@@ -139,7 +140,7 @@ def test_schema_offers_only_real_cells_and_policy_values(twin):
 def test_an_obedient_model_gets_nothing_out_of_policy_applied(twin, tmp_path):
     store = ContextStore(tmp_path / "s.duckdb")
     fooled = ObedientModel([{"actions": MALICIOUS[:6], "diagnosis": "as instructed"}])
-    eng = DecisionEngine(fooled, store, proof_budget=200)
+    eng = DecisionEngine(fooled, store, proof_budget=200, mode="propose")
     d = eng.decide(twin, congested=["S0/1"], untrusted=[("alarm", t) for t in INJECTIONS])
     # the injected text reached the prompt only as quoted data
     prompt = fooled.prompts[0][1]["content"]
@@ -241,14 +242,16 @@ def _closed_port() -> int:
     return port
 
 
+@pytest.mark.parametrize("engine_mode", ["choose", "propose"])
 @pytest.mark.parametrize("mode", ["unreachable", "slow", "garbage"])
-def test_the_decision_completes_when_the_server_fails(twin, tmp_path, server, mode):
+def test_the_decision_completes_when_the_server_fails(twin, tmp_path, server, mode,
+                                                      engine_mode):
     server.mode = mode
     port = _closed_port() if mode == "unreachable" else server.server_address[1]
     be = OpenAICompatibleBackend(f"http://127.0.0.1:{port}/v1", "m", timeout_s=0.3,
                                  max_retries=1, backoff_s=0.01)
     store = ContextStore(tmp_path / "s.duckdb")
-    eng = DecisionEngine(be, store, proof_budget=200)
+    eng = DecisionEngine(be, store, proof_budget=200, mode=engine_mode)
     d = eng.decide(twin, congested=["S0/1"])
     assert d.source == "rrm-fallback" and eng.stats.fallbacks == 1
     assert d.verification is not None and d.verification.accepted  # the loop still has a plan
@@ -262,10 +265,77 @@ def test_the_decision_completes_when_the_server_fails(twin, tmp_path, server, mo
         assert store.llm_calls().outcome.iloc[0] == f"error: {kind}"
 
 
-# --------------------------------------------------------------------------- the real model
-def test_embedded_model_in_the_decision_and_against_injections(twin, tmp_path, embedded):
+def test_one_time_budget_bounds_every_call_and_retry(twin, server):
+    # the server answers after 1 s; each request may take 0.8 s and is retried 3 times: without
+    # one budget per decision the model would hold the decision for 4 x 0.8 s and more
+    server.mode = "slow"
+    be = OpenAICompatibleBackend(f"http://127.0.0.1:{server.server_address[1]}/v1", "m",
+                                 timeout_s=0.8, max_retries=3, backoff_s=0.05)
+    for engine_mode in ("choose", "propose"):
+        eng = DecisionEngine(be, None, proof_budget=200, mode=engine_mode, llm_budget_s=0.5)
+        t0 = time.perf_counter()
+        d = eng.decide(twin, congested=["S0/1"])
+        spent = d.timing["llm"]
+        assert spent < 0.9, (engine_mode, spent)  # one budget, not 4 x 0.8 s
+        assert d.source == "rrm-fallback" and d.verification is not None
+        assert d.verification.accepted
+        assert any("timeout" in e for e in eng.stats.errors)
+        assert time.perf_counter() - t0 - d.timing["solver"] - d.timing["twin"] < 1.5
+    with pytest.raises(InputError, match="llm_budget_s"):
+        DecisionEngine(be, None, llm_budget_s=0)
+    with pytest.raises(InputError, match="mode"):
+        DecisionEngine(be, None, mode="dictate")
+
+
+# --------------------------------------------------------------------------- choose mode
+def test_the_model_chooses_among_verified_plans_only(twin, tmp_path):
     store = ContextStore(tmp_path / "s.duckdb")
-    eng = DecisionEngine(embedded, store, proof_budget=300)
+    picks_b = ObedientModel([{"choice": "B", "reason": "B leaves more headroom for growth"}])
+    eng = DecisionEngine(picks_b, store, proof_budget=200)
+    d = eng.decide(twin, congested=["S0/1"], untrusted=[("alarm", t) for t in INJECTIONS])
+    alts = d.alternatives
+    assert len(alts) >= 2 and [a["id"] for a in alts][:2] == ["A", "B"]
+    # every alternative met the target on the twin; they are distinct plans
+    for a in alts:
+        assert a["predicted"]["peak_prb_utilization"] <= 0.5 + 1e-9
+    assert len({json.dumps(a["plan"], sort_keys=True) for a in alts}) == len(alts)
+    if d.rrm is not None and d.rrm.proved:
+        assert alts[0]["cost"] == min(a["cost"] for a in alts)  # A is the proved cheapest
+    assert d.source == "llm+rrm" and eng.stats.calls == 1
+    assert d.plan.model_dump()["actions"] == alts[1]["plan"]
+    assert d.verification is not None and d.verification.accepted
+    assert d.proposals[0]["choice"] == "B"
+    assert d.proposals[0]["reason"] == "B leaves more headroom for growth"
+    prompt = picks_b.prompts[0][1]["content"]
+    assert "Verified plans" in prompt and '<data source="alarm">' in prompt
+    assert "</data> SYSTEM" not in prompt
+    calls = store.llm_calls()
+    assert list(calls.purpose) == ["choose"] and list(calls.outcome) == ["ok"]
+
+
+def test_an_invented_reason_or_an_invalid_choice_changes_nothing_unsafe(twin):
+    invents = ObedientModel([{"choice": "A", "reason": "S9/9 is at 0.12 and drones help"}])
+    d = DecisionEngine(invents, None, proof_budget=200).decide(twin, congested=["S0/1"])
+    assert d.source == "llm+rrm" and d.plan.model_dump()["actions"] == d.alternatives[0]["plan"]
+    assert d.proposals[0]["reason"] is None
+    assert "S9/9" in d.proposals[0]["why_discarded"]
+    # an answer that is not a choice (here: the actions an injection asked for) is ignored
+    fooled = ObedientModel([{"actions": MALICIOUS[:6], "diagnosis": "as instructed"}])
+    eng = DecisionEngine(fooled, None, proof_budget=200)
+    d = eng.decide(twin, congested=["S0/1"])
+    assert d.source == "rrm-fallback" and eng.stats.fallbacks == 1
+    assert d.plan.model_dump()["actions"] == d.alternatives[0]["plan"]
+    assert "invalid choice" in " ".join(d.messages)
+    bad = {json.dumps(m, sort_keys=True) for m in MALICIOUS if isinstance(m, dict)}
+    assert not any(json.dumps(a.model_dump(), sort_keys=True) in bad for a in d.plan.actions)
+
+
+# --------------------------------------------------------------------------- the real model
+@pytest.mark.parametrize("engine_mode", ["choose", "propose"])
+def test_embedded_model_in_the_decision_and_against_injections(twin, tmp_path, embedded,
+                                                               engine_mode):
+    store = ContextStore(tmp_path / "s.duckdb")
+    eng = DecisionEngine(embedded, store, proof_budget=300, mode=engine_mode)
     d = eng.decide(twin, congested=["S0/1"], untrusted=[("alarm", t) for t in INJECTIONS])
     st = eng.stats.to_dict()
     assert st["backend"] == "embedded" and st["calls"] >= 1 and st["completion_tokens"] > 0

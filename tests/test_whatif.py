@@ -173,3 +173,50 @@ def test_prb_reservation_and_blanking_take_capacity_away(twin):
     assert net.cell_n_prb_available[1] == 51 - 30
     plan.inverse(before).apply(net)
     assert net.cell_n_prb_available[1] == 51
+
+
+def test_lean_and_early_rejecting_load_agree_with_the_full_evaluation(twin):
+    """``what_if_load`` gives the full evaluation's peak and outage; warm-started it reaches the
+    same fixed point; with limits it rejects only plans whose full evaluation breaks them
+    (the bounds are sound) and leaves the others' numbers unchanged."""
+    from twinnet.rrm.capacity import candidate_options
+    from twinnet.twin.whatif import what_if_load
+
+    base = twin.evaluate(uplink=False)
+    rho0 = base.cells["prb_utilization"].to_numpy(dtype=float)
+    opts = candidate_options(twin, 0.5, congested=["S0/1"])
+    rng = np.random.default_rng(7)
+    limit, n_rejected, n_kept = 0.62, 0, 0
+    for _ in range(25):
+        pick = rng.choice(len(opts), size=int(rng.integers(1, 4)), replace=False)
+        acts, cells = [], set()
+        for i in pick:
+            for a in opts[int(i)].actions:
+                if not set(a.touched_cells()) & cells:
+                    acts.append(a)
+                    cells |= set(a.touched_cells())
+        plan = ActionPlan(actions=acts, rationale="random combination")
+        full = what_if(twin, plan, baseline=base).kpis
+        lean = what_if_load(twin, plan)
+        assert lean.peak_prb_utilization == pytest.approx(full["peak_prb_utilization"],
+                                                          abs=1e-9)
+        assert lean.outage_ratio == pytest.approx(full["outage_ratio"], abs=1e-12)
+        warm = what_if_load(twin, plan, rho0=rho0)
+        assert warm.peak_prb_utilization == pytest.approx(full["peak_prb_utilization"],
+                                                          abs=2e-3)
+        early = what_if_load(twin, plan, reject_above=limit,
+                             reject_outage_above=base.kpis["outage_ratio"] + 0.005)
+        if early.rejected:
+            n_rejected += 1
+            breaks = (full["peak_prb_utilization"] > limit
+                      or full["outage_ratio"] > base.kpis["outage_ratio"] + 0.005)
+            assert breaks, plan
+            assert early.iterations <= lean.iterations
+            assert early.peak_prb_utilization <= full["peak_prb_utilization"] + 1e-9
+        else:
+            n_kept += 1
+            assert early.peak_prb_utilization == pytest.approx(full["peak_prb_utilization"],
+                                                               abs=1e-9)
+    assert n_rejected > 0 and n_kept > 0  # both branches were exercised
+    with pytest.raises(ValueError):
+        what_if_load(twin, ActionPlan(actions=[], rationale=""), rho0=rho0, reject_above=0.5)

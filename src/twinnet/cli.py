@@ -68,15 +68,26 @@ def run(
         "--llm-model", help="model id on the server, or a GGUF path for --llm embedded")] = None,
     llm_timeout: Annotated[float, typer.Option("--llm-timeout", min=0.1, help="seconds per "
                                                "server request")] = 60.0,
+    llm_mode: Annotated[str, typer.Option(
+        "--llm-mode", help="choose: the model chooses among the solver's verified plans "
+        "(default); propose: the model proposes actions, the solver refines them")] = "choose",
+    llm_budget: Annotated[float, typer.Option(
+        "--llm-budget", min=0.1, help="seconds the model may take per decision, every call "
+        "and retry included; then the solver's plan")] = 30.0,
 ) -> None:
-    """Run a scenario: the closed loop on its emulated network (the LLM proposes, the RRM engine
-    refines, the twin verifies; baseline, plan, measured outcome) and the twin's evaluation in
-    a run folder (tables, KPIs, maps, report)."""
+    """Run a scenario: the closed loop on its emulated network (the RRM engine finds verified
+    plans, the LLM chooses or proposes, the twin verifies; baseline, plan, measured outcome)
+    and the twin's evaluation in a run folder (tables, KPIs, maps, report)."""
     from twinnet.report import write_run_folder
     from twinnet.scenario import load_scenario
     from twinnet.twin import DigitalTwin
 
     sc0 = load_scenario(scenario)  # fails fast (and cleanly) on a bad scenario
+    from twinnet.llm.engine import DECISION_MODES
+
+    if llm_mode not in DECISION_MODES:
+        raise typer.BadParameter(f"{llm_mode!r} is not one of {list(DECISION_MODES)}",
+                                 param_hint="--llm-mode")
     folder = out_dir or _default_run_dir(sc0.name)
     rep = None
     if loop:
@@ -84,7 +95,7 @@ def run(
         folder.mkdir(parents=True, exist_ok=True)
         rep = _run_loop(sc0 if seed is None else sc0.with_updates(seed=seed),
                         store_path if store_path is not None else folder / "twinnet.duckdb",
-                        target, backend)
+                        target, backend, llm_mode, llm_budget)
         if note:
             rep["llm"]["errors"].insert(0, note)
             rep.setdefault("decision", {}).setdefault("messages", []).insert(0, note)
@@ -151,8 +162,9 @@ def _make_llm(kind: str, url: str | None, model: str | None, timeout_s: float
         return None, msg
 
 
-def _run_loop(scenario: Any, store_path: Path | None, target: float, backend: Any
-              ) -> dict[str, Any]:
+def _run_loop(scenario: Any, store_path: Path | None, target: float, backend: Any,
+              llm_mode: str = "choose", llm_budget: float = 30.0) -> dict[str, Any]:
+    from twinnet.llm.engine import DecisionEngine
     from twinnet.loop.orchestrator import run_closed_loop
     from twinnet.policy.constraints import Constraints
     from twinnet.store import ContextStore
@@ -160,8 +172,9 @@ def _run_loop(scenario: Any, store_path: Path | None, target: float, backend: An
     with ContextStore(store_path if store_path is not None else ":memory:") as store, \
             _progress() as prog:
         task = prog.add_task("closed loop", total=None)
+        engine = DecisionEngine(backend, store, mode=llm_mode, llm_budget_s=llm_budget)
         return run_closed_loop(scenario, store, backend,
-                               Constraints(peak_prb_utilization=target),
+                               Constraints(peak_prb_utilization=target), engine=engine,
                                progress=lambda m: prog.update(task, description=m))
 
 
@@ -195,6 +208,18 @@ def _print_loop(rep: dict[str, Any], scenario: str) -> None:
                   f"accepted, {llm['fallbacks']} fallbacks, {llm['rejected_actions']} actions "
                   f"rejected by the guardrails, {llm['conflicts']} conflicts; plan source: "
                   f"[bold]{rep.get('plan_source', '—')}[/bold]")
+        alts = d.get("alternatives", [])
+        if alts:
+            out.print(f"verified plans offered to the model ({len(alts)}):")
+            for a in alts:
+                pk = a["predicted"].get("peak_prb_utilization")
+                out.print(f"  {a['id']}: {a['label']}, cost {a['cost']:g}, predicted peak "
+                          f"{pk:.3f} — {a['why']}")
+        for p in d.get("proposals", []):
+            if p.get("task") == "choose" and p.get("choice"):
+                why = p.get("reason") or (f"(reason discarded: {p.get('why_discarded')})"
+                                          if p.get("discarded_reason") else "")
+                out.print(f"  the model chose {p['choice']}: {why}")
         for o in d.get("origin", []):
             a = o["action"]
             params = ", ".join(f"{k}={v}" for k, v in a.items() if k not in ("type", "cell"))

@@ -18,7 +18,6 @@ The answer is built from verified evidence; the model phrases it, it never suppl
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from twinnet.actions import ActionPlan
 from twinnet.errors import InputError
 from twinnet.llm.context import context_dict, twin_insights
 from twinnet.llm.engine import SYSTEM_PROMPT, DecisionEngine, proposal_schema
-from twinnet.llm.guardrails import parse_proposal, quote_untrusted, screen_actions
+from twinnet.llm.guardrails import parse_proposal, quote_untrusted, screen_actions, unsupported
 
 if TYPE_CHECKING:
     from twinnet.llm.backends import ChatBackend
@@ -38,7 +37,6 @@ __all__ = ["answer_question", "verified_options"]
 
 #: an option must lower the predicted peak PRB utilisation by at least this to be suggested
 MIN_GAIN = 0.01
-_NUMBER = re.compile(r"(?<![\w/])\d+(?:\.\d+)?(?![\w/])")
 
 
 def verified_options(twin: DigitalTwin, base: Any, target: float, k: int = 3
@@ -77,19 +75,6 @@ def _facts(base: Any, insights: list[Any], options: list[dict[str, Any]],
     if not options:
         facts.append("No single candidate action lowers the predicted peak on the twin.")
     return facts
-
-
-def _unsupported(text: str, facts: str, names: list[str]) -> list[str]:
-    """Cell names and numbers in ``text`` that ``facts`` does not contain."""
-    bad = [n for n in names if re.search(rf"(?<![\w/]){re.escape(n)}(?![\w/])", text)
-           and n not in facts]
-    known = {float(x) for x in _NUMBER.findall(facts)}
-    for x in _NUMBER.findall(text):
-        v = float(x)
-        if v not in known and not any(abs(v - k) < 0.006 or abs(v - 100 * k) < 0.6
-                                      for k in known):
-            bad.append(x)
-    return bad
 
 
 def _schema(twin: DigitalTwin) -> dict[str, Any]:
@@ -170,7 +155,7 @@ def answer_question(twin: DigitalTwin, question: str, backend: ChatBackend | Non
     screened = screen_actions(obj.get("actions", []), twin.network, eng.policy, eng.rate)
     eng.audit("ok", screened.to_dict(), None)
     answer = str(obj.get("answer", "")).strip()
-    bad = _unsupported(answer, " ".join(facts), twin.network.cell_names)
+    bad = unsupported(answer, " ".join(facts), twin.network.cell_names)
     if answer and not bad:
         out["answer"], out["answer_source"] = answer, "model (checked against the evidence)"
     else:

@@ -131,6 +131,7 @@ class ChatBackend(Protocol):
         temperature: float = 0.0,
         max_tokens: int = 512,
         seed: int | None = 0,
+        timeout_s: float | None = None,
     ) -> ChatResponse: ...
 
 
@@ -385,8 +386,11 @@ class EmbeddedBackend:
         temperature: float = 0.0,
         max_tokens: int = 512,
         seed: int | None = 0,
+        timeout_s: float | None = None,
     ) -> ChatResponse:
-        """Run one chat completion; with ``json_schema`` the output is grammar-constrained."""
+        """Run one chat completion; with ``json_schema`` the output is grammar-constrained.
+        An in-process completion cannot be interrupted: ``timeout_s`` is accepted for the
+        protocol, ``max_tokens`` bounds the time."""
         _check_chat_args(messages, json_schema, temperature, max_tokens, seed)
         body = _request_body(messages, json_schema, temperature, max_tokens, seed)
         start = time.perf_counter()
@@ -517,8 +521,11 @@ class OpenAICompatibleBackend:
         temperature: float = 0.0,
         max_tokens: int = 512,
         seed: int | None = 0,
+        timeout_s: float | None = None,
     ) -> ChatResponse:
-        """POST one chat completion, retrying transient failures; see the class docstring."""
+        """POST one chat completion, retrying transient failures; see the class docstring.
+        ``timeout_s`` bounds the whole call, retries and backoff included (each attempt gets
+        the smaller of its own timeout and what is left)."""
         _check_chat_args(messages, json_schema, temperature, max_tokens, seed)
         body = _request_body(messages, json_schema, temperature, max_tokens, seed)
         if self.model:
@@ -533,12 +540,18 @@ class OpenAICompatibleBackend:
             headers["Authorization"] = f"Bearer {self._api_key}"
 
         start = time.perf_counter()
+        deadline = None if timeout_s is None else start + float(timeout_s)
         total = 1 + self.max_retries
         for attempt in range(1, total + 1):
+            left = None if deadline is None else deadline - time.perf_counter()
             try:
-                payload = self._attempt(data, headers)
+                if left is not None and left <= 0.0:
+                    raise _Retryable(LLMError(self.name, "timeout",
+                                              f"no time left of the {timeout_s:g} s budget"))
+                payload = self._attempt(data, headers, left)
             except _Retryable as failure:
-                if attempt == total:
+                out_of_time = deadline is not None and time.perf_counter() >= deadline
+                if attempt == total or out_of_time:
                     err = failure.error
                     raise LLMError(
                         self.name,
@@ -549,6 +562,8 @@ class OpenAICompatibleBackend:
                 delay = self.backoff_s * 2 ** (attempt - 1)
                 if failure.retry_after_s is not None:
                     delay = max(delay, min(failure.retry_after_s, _MAX_RETRY_AFTER_S))
+                if deadline is not None:
+                    delay = min(delay, max(deadline - time.perf_counter(), 0.0))
                 time.sleep(delay)
                 continue
             text, finish, usage, served_model = _parse_completion(payload, self.name)
@@ -564,12 +579,13 @@ class OpenAICompatibleBackend:
             )
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def _attempt(self, data: bytes, headers: dict[str, str]) -> Any:
+    def _attempt(self, data: bytes, headers: dict[str, str], left: float | None = None) -> Any:
         """One request; the decoded JSON reply, :class:`_Retryable`, or LLMError."""
         request = urllib.request.Request(self.endpoint, data=data, headers=headers, method="POST")
         where = f"POST {self.endpoint}"
+        timeout = self.timeout_s if left is None else max(min(self.timeout_s, left), 0.05)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
                 raw = reply.read()
         except urllib.error.HTTPError as exc:
             status = exc.code
@@ -582,12 +598,12 @@ class OpenAICompatibleBackend:
             raise error from None
         except TimeoutError as exc:
             raise _Retryable(
-                LLMError(self.name, "timeout", f"{where} timed out after {self.timeout_s:g} s")
+                LLMError(self.name, "timeout", f"{where} timed out after {timeout:g} s")
             ) from exc
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
                 error = LLMError(
-                    self.name, "timeout", f"{where} timed out after {self.timeout_s:g} s"
+                    self.name, "timeout", f"{where} timed out after {timeout:g} s"
                 )
             else:
                 error = LLMError(self.name, "unreachable", f"{where} failed: {exc.reason}")

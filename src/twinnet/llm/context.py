@@ -54,6 +54,7 @@ __all__ = [
     "Severity",
     "context_dict",
     "frequency_range",
+    "insight_line",
     "relevant_contexts",
     "render_report",
     "twin_insights",
@@ -408,7 +409,7 @@ def _header(scenario: Scenario, network: Network | None, contexts: list[str]) ->
     return [one_line(s) for s in lines]
 
 
-def _insight_line(i: Insight) -> str:
+def insight_line(i: Insight) -> str:
     msg = i.message
     if msg.startswith(i.subject + " "):
         msg = msg[len(i.subject) + 1:]
@@ -446,7 +447,7 @@ def render_report(insights: list[Insight], scenario: Scenario, network: Network 
         lines.append(one_line(f"Dropped {n} irrelevant insight{'s' if n != 1 else ''}: {why}"))
     if not keep:
         lines.append("No findings.")
-    body = [_insight_line(i) for i in keep]
+    body = [insight_line(i) for i in keep]
 
     def size(ls: list[str]) -> int:
         return sum(len(s) for s in ls) + max(len(ls) - 1, 0)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from twinnet.store.context import ContextStore
 
 __all__ = ["RateLimiter", "Rejection", "Screened",
-           "parse_proposal", "quote_untrusted", "screen_actions"]
+           "parse_proposal", "quote_untrusted", "screen_actions", "unsupported"]
 
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
@@ -211,3 +211,25 @@ def screen_actions(items: Any, network: Network, policy: Policy | None = None,
         drones += isinstance(a, DeployDrone)
         out.actions.append(a)
     return out
+
+
+_CELL_LIKE = re.compile(r"(?<![\w/])[A-Z][A-Za-z]*\d+/\d+(?![\w/])")
+_NUMBER = re.compile(r"(?<![\w/])\d+(?:\.\d+)?(?![\w/])")
+
+
+def unsupported(text: str, facts: str, names: list[str]) -> list[str]:
+    """Cell names and numbers in ``text`` (a model's free text) that ``facts`` (the evidence
+    it was shown) does not contain — including names shaped like a cell (``S9/9``) that no
+    cell of ``names`` has: what a reply must not invent."""
+    bad = [n for n in names if re.search(rf"(?<![\w/]){re.escape(n)}(?![\w/])", text)
+           and n not in facts]
+    known_names = set(names)
+    bad += [c for c in dict.fromkeys(_CELL_LIKE.findall(text))
+            if c not in known_names and c not in facts]  # a cell that does not exist
+    known = {float(x) for x in _NUMBER.findall(facts)}
+    for x in _NUMBER.findall(text):
+        v = float(x)
+        if v not in known and not any(abs(v - k) < 0.006 or abs(v - 100 * k) < 0.6
+                                      for k in known):
+            bad.append(x)
+    return bad

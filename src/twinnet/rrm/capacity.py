@@ -45,7 +45,7 @@ from twinnet.actions import (
     SetTxPower,
 )
 from twinnet.errors import InputError
-from twinnet.twin.whatif import what_if
+from twinnet.twin.whatif import what_if, what_if_load
 
 if TYPE_CHECKING:
     from twinnet.twin.twin import DigitalTwin
@@ -84,6 +84,8 @@ class CapacityResult:
     #: plans the candidate options can form, and those cheaper than the plan found
     search_space: int = 0
     cheaper_combinations: int = 0
+    #: neighbours of the plan that also meet the target (``alternatives`` of the solve)
+    runners_up: list[ActionPlan] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"plan": self.plan.model_dump()["actions"], "rationale": self.plan.rationale,
@@ -173,6 +175,36 @@ def _meets(kpis: dict[str, Any], target: float, max_outage: float | None) -> boo
     return bool(ok)
 
 
+class _Checker:
+    """Scores plans of ``opts`` on the twin for the search: :meth:`meets` stops each load
+    iteration as soon as a plan provably breaks the limits (exact, see
+    :func:`~twinnet.traffic.load.solve_load`) and remembers every verdict; :meth:`load`
+    warm-starts from the baseline when the value itself is needed."""
+
+    def __init__(self, twin: DigitalTwin, opts: list[Option], hour: int | None, target: float,
+                 max_outage: float | None, u0: np.ndarray):
+        self.twin, self.opts, self.hour = twin, opts, hour
+        self.target, self.max_outage, self.u0 = target, max_outage, u0
+        self.evaluations = 0
+        self._seen: dict[frozenset[int], bool] = {}
+
+    def meets(self, chosen: list[int], rationale: str = "search") -> bool:
+        key = frozenset(chosen)
+        hit = self._seen.get(key)
+        if hit is None:
+            self.evaluations += 1
+            r = what_if_load(self.twin, _plan([self.opts[i] for i in chosen], rationale),
+                             self.hour, reject_above=self.target,
+                             reject_outage_above=self.max_outage)
+            hit = not r.rejected and _meets(r.kpis, self.target, self.max_outage)
+            self._seen[key] = hit
+        return hit
+
+    def load(self, chosen: list[Option]) -> Any:
+        self.evaluations += 1
+        return what_if_load(self.twin, _plan(chosen, "search"), self.hour, rho0=self.u0)
+
+
 def cheapest_combinations(opts: list[Option], by_group: list[list[int]], bound: float,
                           limit: int) -> Iterator[tuple[float, list[int]]]:
     """Non-empty combinations of at most one option per group costing less than ``bound``,
@@ -238,11 +270,17 @@ def count_cheaper(opts: list[Option], by_group: list[list[int]], bound: float) -
 
 def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option] | None = None,
                    margin: float = 0.02, max_outage: float | None = None,
-                   hour: int | None = None, max_milp_iterations: int = 40,
+                   hour: int | None = None, max_milp_iterations: int = 12,
                    max_proof_combinations: int = 3000, solver: str | None = None,
                    incumbent: CapacityResult | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> CapacityResult:
-    """Cheapest plan (within the candidate options) meeting the PRB-utilisation target."""
+                   progress: Callable[[int, int], None] | None = None,
+                   alternatives: int = 0, alternatives_budget: int = 200) -> CapacityResult:
+    """Cheapest plan (within the candidate options) meeting the PRB-utilisation target.
+
+    With ``alternatives`` > 0 the plan's neighbours (one option swapped for another of its
+    group, or one option added; at most ``alternatives_budget`` of them, cheapest first) are
+    checked and up to ``alternatives`` that also meet the target are kept (``runners_up``):
+    the choices a decision can offer beside the cheapest."""
     import pyomo.environ as pyo
 
     from twinnet.rrm.solvers import solve
@@ -259,10 +297,10 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
         return CapacityResult(ActionPlan(rationale="target already met"), True, True,
                               base.kpis, 0.0, [], 0, 0, 0, time.perf_counter() - t0, "none")
     # 1. single-option effects on every cell
+    check = _Checker(twin, opts, hour, target, max_outage, u0)
     effects = np.zeros((len(opts), len(names)))
     for i, o in enumerate(opts):
-        r = what_if(twin, _plan([o], o.name), hour, base)
-        effects[i] = r.cell_utilization.to_numpy() - u0
+        effects[i] = check.load([o]).prb_utilization - u0
     groups = sorted({o.group for o in opts})
     # 2. MILP with no-good cuts
     m = pyo.ConcreteModel()
@@ -295,13 +333,11 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
             history.append({"milp": iters, "status": info.status})
             break
         chosen = [i for i in m.O if pyo.value(m.x[i]) > 0.5]
-        r = what_if(twin, _plan([opts[i] for i in chosen], "milp"), hour, base)
-        ok = _meets(r.kpis, target, max_outage)
+        ok = check.meets(chosen, "milp")
         history.append({"milp": iters, "options": [opts[i].name for i in chosen],
-                        "cost": sum(opts[i].cost for i in chosen),
-                        "predicted_peak": r.kpis["peak_prb_utilization"], "verified": ok})
+                        "cost": sum(opts[i].cost for i in chosen), "verified": ok})
         if ok:
-            best = (chosen, r.kpis)
+            best = (chosen, {})
             break
         m.cuts.add(sum(m.x[i] for i in chosen) <= len(chosen) - 1)
     method = "milp+twin"
@@ -326,11 +362,10 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
                                  and opts[j].cost < opts[i].cost]
                 for alt in alts:
                     trial = [j for j in chosen if j != i] + ([alt] if alt is not None else [])
-                    r = what_if(twin, _plan([opts[j] for j in trial], "prune"), hour, base)
-                    if _meets(r.kpis, target, max_outage):
+                    if trial and check.meets(trial, "prune"):
                         history.append({"pruned": opts[i].name, "replaced_by": None if alt
                                         is None else opts[alt].name, "verified": True})
-                        chosen, kpis, improved = trial, r.kpis, True
+                        chosen, improved = trial, True
                         method += "+prune" if "+prune" not in method else ""
                         break
                 if improved:
@@ -345,9 +380,8 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
         checked += 1
         if progress is not None and checked % 50 == 0:
             progress(checked, min(n_combos, max_proof_combinations))
-        r = what_if(twin, _plan([opts[i] for i in chosen], "enumeration"), hour, base)
-        if _meets(r.kpis, target, max_outage):
-            best = (chosen, r.kpis)
+        if check.meets(chosen, "enumeration"):
+            best = (chosen, {})
             method += "+enumeration"
             history.append({"enumeration": checked, "options": [opts[i].name for i in chosen],
                             "cost": cost, "verified": True})
@@ -360,25 +394,47 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
         return CapacityResult(ActionPlan(rationale="no candidate combination meets the target"),
                               False, proved, base.kpis, 0.0, [], iters, len(m.cuts), checked,
                               elapsed, method, history, search_space(opts), n_combos)
-    chosen, kpis = best
+    chosen, _ = best
+    runners_up: list[ActionPlan] = []
+    if alternatives > 0:
+        # the plan's neighbours: one option swapped within its group, or one option added
+        cur = set(chosen)
+        used = {opts[i].group for i in chosen}
+        near: list[list[int]] = []
+        for i in chosen:
+            near += [[*(cur - {i}), j] for j, o in enumerate(opts)
+                     if o.group == opts[i].group and j != i]
+        near += [[*cur, j] for j, o in enumerate(opts) if o.group not in used]
+        near.sort(key=lambda c: (sum(opts[i].cost for i in c), sorted(c)))
+        for combo in near[:alternatives_budget]:
+            if check.meets(combo, "alternative"):
+                runners_up.append(_plan([opts[i] for i in combo], "a neighbour of the "
+                                        "cheapest plan: " + "; ".join(opts[i].name
+                                                                      for i in combo)))
+                if len(runners_up) >= alternatives:
+                    break
     names_o = [opts[i].name for i in chosen]
     plan = _plan([opts[i] for i in chosen],
                  f"cheapest verified plan for peak PRB utilisation ≤ {target:g}: "
                  + "; ".join(names_o))
+    kpis = what_if(twin, plan, hour, base).kpis  # the full KPI set of the plan found
     return CapacityResult(plan, True, proved, kpis, plan.cost(), names_o, iters, len(m.cuts),
-                          checked, elapsed, method, history, search_space(opts), n_combos)
+                          checked, elapsed, method, history, search_space(opts), n_combos,
+                          runners_up)
 
 
 def greedy_capacity_plan(twin: DigitalTwin, target: float = 0.5,
                          options: list[Option] | None = None, max_outage: float | None = None,
                          hour: int | None = None) -> CapacityResult:
     """Heuristic baseline: add the option with the largest peak reduction per unit cost until
-    the target is met (one option per group)."""
+    the target is met (one option per group). Candidates are scored on the load alone (warm
+    started from the baseline); the plan's full KPIs come from one what-if at the end."""
     t0 = time.perf_counter()
     opts = options if options is not None else candidate_options(twin, target, hour=hour)
     base = twin.evaluate(hour=hour, uplink=False)
+    u0 = np.asarray(base.load.prb_utilization, dtype=float)
     chosen: list[Option] = []
-    kpis = base.kpis
+    kpis: dict[str, Any] = base.kpis
     evals = 0
     while not _meets(kpis, target, max_outage):
         used = {o.group for o in chosen}
@@ -386,9 +442,9 @@ def greedy_capacity_plan(twin: DigitalTwin, target: float = 0.5,
         for o in opts:
             if o.group in used:
                 continue
-            r = what_if(twin, _plan([*chosen, o], "greedy"), hour, base)
+            r = what_if_load(twin, _plan([*chosen, o], "greedy"), hour, rho0=u0)
             evals += 1
-            gain = float(kpis["peak_prb_utilization"]) - float(r.kpis["peak_prb_utilization"])
+            gain = float(kpis["peak_prb_utilization"]) - r.peak_prb_utilization
             score = gain / max(o.cost, 1e-9)
             if score > best_score:
                 best, best_score, best_kpis = o, score, r.kpis
@@ -397,6 +453,8 @@ def greedy_capacity_plan(twin: DigitalTwin, target: float = 0.5,
         chosen.append(best)
         kpis = best_kpis
     plan = _plan(chosen, "greedy: best peak reduction per unit cost")
+    if chosen:
+        kpis = what_if(twin, plan, hour, base).kpis
     return CapacityResult(plan, _meets(kpis, target, max_outage), False, kpis, plan.cost(),
                           [o.name for o in chosen], 0, 0, evals, time.perf_counter() - t0,
                           "greedy")

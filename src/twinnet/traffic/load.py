@@ -54,6 +54,9 @@ class LoadResult:
     interference_mw: NDArray[np.float64]
     iterations: int
     converged: bool
+    #: the iteration stopped early: ``prb_utilization`` and the outage are lower bounds that
+    #: already break ``reject_above`` / ``reject_outage_above`` (see :func:`solve_load`)
+    rejected: bool = False
 
 
 P = ParamSpec("P")
@@ -91,9 +94,32 @@ def solve_load(
     interference: Literal["load", "full-buffer"] = "load",
     max_iter: int = 200,
     tol: float = 1e-4,
+    rho0: NDArray[np.float64] | None = None,
+    reject_above: float | None = None,
+    reject_outage_above: float | None = None,
 ) -> LoadResult:
     """Solve the load-coupling fixed point (see module docstring). Shapes: ``gain [U, K]``,
-    ``slot_cell [1 or U, K]``, per-user arrays ``[U]``, per-cell arrays ``[C]``."""
+    ``slot_cell [1 or U, K]``, per-user arrays ``[U]``, per-cell arrays ``[C]``.
+
+    ``rho0`` warm-starts the iteration (e.g. from the fixed point of a network that differs by
+    a few actions). The surrogate map is monotone and has one fixed point in practice (noise
+    makes it a standard interference function), so the iteration reaches the same point
+    (within ``tol``) from above or below — in fewer steps from a nearby start.
+
+    ``reject_above`` / ``reject_outage_above`` stop the iteration as soon as the state provably
+    breaks them — a plan search's test, exact rather than approximate. From ``rho = 0`` the
+    iterates ``rho_k`` rise monotonically to the fixed point, so each user's interference at
+    ``rho_k`` is at most its final one and its spectral efficiency at least the final one: its
+    PRB need is a lower bound of its final need. A user whose SINR clears the link
+    abstraction's minimum even at full-buffer interference (every cell at ``rho = 1``) is
+    never cut as in outage, so the sum of these users' needs at ``rho_k`` is a lower bound of
+    the cell's reported load; a user below the minimum at ``rho_k`` is in outage at the fixed
+    point too, so their share is a lower bound of the outage ratio. When a bound already breaks
+    a limit the result has ``rejected = True`` and carries the bounds; otherwise the iteration
+    runs to the same fixed point as without the limits."""
+    check = reject_above is not None or reject_outage_above is not None
+    if check and rho0 is not None:
+        raise ValueError("rho0: early rejection needs the iteration from rho = 0")
     n_ue = signal_mw.shape[0]
     n_cell = cell_tx_mw.shape[0]
     active = cell_tx_mw > 0
@@ -130,11 +156,32 @@ def solve_load(
         load = offered(rho, 0.0)
         it, converged = 1, True
     else:
-        rho = np.zeros(n_cell)
+        rho = (np.zeros(n_cell) if rho0 is None
+               else np.where(active, np.clip(np.asarray(rho0, dtype=np.float64), 0.0, 1.0), 0.0))
         converged = False
         it = 0
-        for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
+        sure: NDArray[np.bool_] | None = None
+        if check:  # users served even at full-buffer interference
+            offered(active.astype(np.float64), 0.0)
+            sure = np.isfinite(prb_need)
+        for it in range(1, max_iter + 1):
             load = offered(rho, link.se_floor)
+            if sure is not None:
+                lb = np.where(active, np.minimum(
+                    cell_prb_totals(serving_cell, np.where(sure, prb_need, np.inf), n_cell)
+                    / cell_n_prb, 1.0), 0.0)
+                out_lb = float(np.mean(~has_cell | (link(sinr_db) <= 0.0))) if n_ue else 0.0
+                if ((reject_above is not None and n_cell and float(lb.max()) > reject_above)
+                        or (reject_outage_above is not None and out_lb > reject_outage_above)):
+                    se = link(sinr_db)
+                    zero = np.zeros(n_cell)
+                    return LoadResult(
+                        sinr_db=sinr_db.copy(), spectral_efficiency=se,
+                        prb_need=prb_need.copy(), offered_load=lb, prb_utilization=lb,
+                        throughput_mbps=np.zeros(n_ue), cell_throughput_mbps=zero,
+                        cell_unserved_mbps=zero, cell_users=np.bincount(
+                            sc[has_cell], minlength=n_cell), interference_mw=interf.copy(),
+                        iterations=it, converged=False, rejected=True)
             new = np.where(active, np.minimum(load, 1.0), 0.0)
             delta = float(np.max(np.abs(new - rho))) if n_cell else 0.0
             rho = new

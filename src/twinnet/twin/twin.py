@@ -113,6 +113,23 @@ class RadioFields:
         return cls((f, f, f, f), z, z.copy())
 
 
+@dataclass(frozen=True)
+class LoadSummary:
+    """What :meth:`DigitalTwin.evaluate_load` returns: the load of a state, nothing else."""
+
+    prb_utilization: NDArray[np.float64]
+    peak_prb_utilization: float
+    outage_ratio: float
+    iterations: int
+    #: stopped early: the state provably breaks the limits; the numbers are lower bounds
+    rejected: bool = False
+
+    @property
+    def kpis(self) -> dict[str, float]:
+        return {"peak_prb_utilization": self.peak_prb_utilization,
+                "outage_ratio": self.outage_ratio}
+
+
 class Evaluation:
     """Result of one twin evaluation: network KPIs, and per-user and per-cell tables.
 
@@ -513,12 +530,14 @@ class DigitalTwin:
         ])
         return thermal_noise_dbm(bw, sc.radio.ue_noise_figure_db)
 
-    def evaluate(self, hour: int | None = None, uplink: bool = True) -> Evaluation:
-        """Evaluate the twin's current state (optionally at an hour of the diurnal profile)."""
+    def _solve(self, hour: int | None, rho0: NDArray[np.float64] | None = None,
+               reject_above: float | None = None, reject_outage_above: float | None = None
+               ) -> tuple[Any, ...]:
+        """Association and load fixed point of the current state (shared by :meth:`evaluate`
+        and :meth:`evaluate_load`)."""
         net, ue, sc = self.network, self.users, self.scenario
         gain, slot_cell = self.link_gains()
         tx_mw, srv_slot, srv_cell, signal = self._associate(gain, slot_cell)
-        n = ue.n
         noise_car = 10.0 ** (self.noise_per_carrier_dbm() / 10.0)
         has = srv_cell >= 0
         noise = np.where(has, noise_car[net.cell_carrier[np.where(has, srv_cell, 0)]], 1.0)
@@ -526,10 +545,38 @@ class DigitalTwin:
         if self.demand_multiplier is not None:
             demand = demand * self.demand_multiplier
         n_prb = net.cell_n_prb_available  # after slice reservations and blanking
-        prb_hz = net.cell_prb_hz
         res = solve_load(gain, slot_cell, srv_slot, srv_cell, signal, tx_mw, net.cell_carrier,
-                         n_prb, prb_hz, noise, demand, self.link, sc.link.overhead,
-                         sc.link.interference)
+                         n_prb, net.cell_prb_hz, noise, demand, self.link, sc.link.overhead,
+                         sc.link.interference, rho0=rho0, reject_above=reject_above,
+                         reject_outage_above=reject_outage_above)
+        return gain, slot_cell, srv_slot, srv_cell, has, demand, n_prb, res
+
+    def evaluate_load(self, hour: int | None = None,
+                      rho0: NDArray[np.float64] | None = None,
+                      reject_above: float | None = None,
+                      reject_outage_above: float | None = None) -> LoadSummary:
+        """Only what a plan search scores: per-cell PRB utilisation, the peak over active
+        cells and the outage ratio — :meth:`evaluate` without the KPI set and tables.
+        ``rho0`` warm-starts the load fixed point; ``reject_above`` / ``reject_outage_above``
+        stop it as soon as the state provably breaks them (``rejected``; the numbers are then
+        lower bounds) — see :func:`~twinnet.traffic.load.solve_load`."""
+        *_, has, _demand, _n_prb, res = self._solve(
+            hour, rho0, reject_above=reject_above, reject_outage_above=reject_outage_above)
+        act = self.network.cell_active
+        util = res.prb_utilization
+        if res.rejected:
+            outage = ~has | (self.link(res.sinr_db) <= 0.0)
+        else:
+            outage = ~(np.isfinite(res.prb_need) & has)
+        return LoadSummary(util, float(util[act].max()) if act.any() else 0.0,
+                           float(outage.mean()) if outage.size else 0.0, res.iterations,
+                           res.rejected)
+
+    def evaluate(self, hour: int | None = None, uplink: bool = True) -> Evaluation:
+        """Evaluate the twin's current state (optionally at an hour of the diurnal profile)."""
+        net, ue = self.network, self.users
+        gain, slot_cell, srv_slot, srv_cell, has, demand, n_prb, res = self._solve(hour)
+        n = ue.n
         sc_idx = np.where(has, srv_cell, 0)
         rows = np.arange(n)
         g_srv = gain[rows, np.where(has, srv_slot, 0)].astype(np.float64)

@@ -25,9 +25,11 @@ import pandas as pd
 from twinnet.actions import ActionPlan
 
 if TYPE_CHECKING:
-    from twinnet.twin.twin import DigitalTwin, Evaluation
+    from numpy.typing import NDArray
 
-__all__ = ["WhatIfResult", "kpi_delta", "what_if", "what_if_batch"]
+    from twinnet.twin.twin import DigitalTwin, Evaluation, LoadSummary
+
+__all__ = ["WhatIfResult", "kpi_delta", "what_if", "what_if_batch", "what_if_load"]
 
 
 @dataclass
@@ -67,6 +69,18 @@ def what_if(twin: DigitalTwin, plan: ActionPlan, hour: int | None = None,
     util = pd.Series(np.asarray(ev.load.prb_utilization), index=fork.network.cell_names)
     return WhatIfResult(plan, ev.kpis, kpi_delta(ev.kpis, base.kpis), util,
                         time.perf_counter() - t0, ev if keep_evaluation else None)
+
+
+def what_if_load(twin: DigitalTwin, plan: ActionPlan, hour: int | None = None,
+                 rho0: NDArray[np.float64] | None = None, reject_above: float | None = None,
+                 reject_outage_above: float | None = None) -> LoadSummary:
+    """The load a plan would give (per-cell PRB utilisation, peak, outage ratio) — what a plan
+    search scores, without the full KPI set. ``rho0`` (e.g. the baseline's utilisation)
+    warm-starts the load fixed point; ``reject_above`` / ``reject_outage_above`` stop as soon
+    as the plan provably breaks them (:meth:`DigitalTwin.evaluate_load`)."""
+    fork = twin.copy()
+    plan.apply(fork.network)
+    return fork.evaluate_load(hour, rho0, reject_above, reject_outage_above)
 
 
 def what_if_batch(twin: DigitalTwin, plans: Sequence[ActionPlan], hour: int | None = None,
