@@ -8,13 +8,19 @@ interval is measured:
 * ``noop``: nothing is changed;
 * ``rule``: the SON-style rule of :func:`twinnet.policy.baseline.rule_plan`, applied unverified;
 * ``solver``: the RRM capacity engine alone (cheapest plan it can prove on the twin, verified);
-* ``llm``: the embedded model proposes, the RRM engine refines, the twin verifies
-  (:class:`twinnet.llm.engine.DecisionEngine`).
+* ``llm``: the RRM engine finds verified plans, the embedded model chooses one
+  (:class:`twinnet.llm.engine.DecisionEngine`, mode ``choose``; ``--llm-mode propose``: the
+  model proposes, the RRM engine refines, the twin verifies).
+
+Where no plan meets the target over the local candidates (the congested cells), the engine
+searches the wide set (every hot cell, offsets that move load over two hops of neighbours,
+reserve carriers) and, failing that too, applies the heuristic's best verified improvement.
 
 Prints a table and writes JSON. Run::
 
     python benchmarks/llm_loop_eval.py                     # all scenarios, ~10 min here
     python benchmarks/llm_loop_eval.py --scenarios hotspot --policies noop,solver,llm
+    python benchmarks/llm_loop_eval.py --llm-mode propose --policies llm
 """
 
 from __future__ import annotations
@@ -37,10 +43,11 @@ SCENARIOS = ("hotspot", "milan", "rural", "umi_mmwave")
 POLICIES = ("noop", "rule", "solver", "llm")
 
 
-def run_one(scenario: str, policy: str, backend: Any, proof_budget: int) -> dict[str, Any]:
+def run_one(scenario: str, policy: str, backend: Any, proof_budget: int,
+            llm_mode: str = "choose") -> dict[str, Any]:
     store = ContextStore(":memory:")
     eng = DecisionEngine(backend if policy == "llm" else None, store,
-                         proof_budget=proof_budget)
+                         proof_budget=proof_budget, mode=llm_mode)
     loop = ClosedLoop(scenario, store, engine=eng, proof_budget=proof_budget)
     loop.start(observe=3)
     t0 = time.perf_counter()
@@ -75,6 +82,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--proof-budget", type=int, default=3000)
+    ap.add_argument("--llm-mode", default="choose", choices=["choose", "propose"])
     ap.add_argument("--json", type=Path, default=RESULTS / "llm_loop_eval.json")
     args = ap.parse_args(argv)
     policies = args.policies.split(",")
@@ -86,7 +94,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     rows = []
     for sc in args.scenarios.split(","):
         for pol in policies:
-            r = run_one(sc, pol, backend, args.proof_budget)
+            r = run_one(sc, pol, backend, args.proof_budget, args.llm_mode)
             rows.append(r)
             print(f"{sc:11s} {pol:7s} peak {r['before_peak']:.3f} → "
                   f"{r['after_peak_prb_utilization']:.3f}  Jain {r['after_jain_fairness']:.3f} "

@@ -366,3 +366,9 @@ def test_best_effort_when_the_target_is_out_of_reach():
     assert pred["outage_ratio"] <= base["outage_ratio"] + 0.005
     assert pred["p5_throughput_mbps"] >= 0.95 * base["p5_throughput_mbps"] - 1e-12
     assert "best verified improvement" in " ".join(d.messages)
+    # the local candidates (the hottest cell) had no plan: the wide set was searched, and the
+    # plan moves load into cells that were not hot (offsets pulling users towards them)
+    assert "hops of neighbours" in " ".join(d.messages)
+    util = twin.evaluate(uplink=False).cells.set_index("name")["prb_utilization"]
+    assert any(a.type == "set_cell_offset" and a.offset_db > 0 and util[a.cell] <= 0.47
+               for a in d.plan.actions)

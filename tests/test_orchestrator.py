@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from twinnet.actions import ActionPlan, SetCellActive, SetCellOffset, SetElectricalTilt, SetTxPower
 from twinnet.emulator import GroundTruth
 from twinnet.loop.orchestrator import ClosedLoop
 from twinnet.store import ContextStore
@@ -20,7 +19,6 @@ def test_scheduled_loop_observes_learns_and_acts(tmp_path):
                         tilt_error_std_deg=3.0)
     loop = ClosedLoop("hotspot", store, None, truth=truth, proof_budget=200,
                       reports_per_interval=200)
-    topology = store.cells()
     configured = loop.emu.recorded.copy()
     reports = loop.run(intervals=5, every=4, observe_first=3)
     assert len(reports) == 1  # one decision at the third interval
@@ -35,33 +33,29 @@ def test_scheduled_loop_observes_learns_and_acts(tmp_path):
     assert (fid.layer == "L1").sum() == 5 and fid.drift.any()
 
     # decide: at busy-hour demand behind 15-25 dB of extra loss, the calibrated twin sees S0/1
-    # asked for more than twice its PRBs. Utilisation is capped at 1, so a plan helps the peak
-    # only if it brings every cell below saturation, and even the strongest offload the
-    # candidate actions allow (every small cell on with +6 dB range extension, S0/1 8° further
-    # down and 6 dB quieter) leaves a cell saturated: no plan meets the target, none improves
-    # the peak. The loop must leave the network alone — an action with no verified benefit
-    # never reaches it — and record the decision as infeasible.
-    twin = loop.twin  # as at the decision: nothing applied since, L1 trained once
-    cells = twin.evaluate(uplink=False).cells.set_index("name")
-    assert cells.loc["S0/1", "offered_load"] > 2.0
-    small = [c for c, on in zip(twin.network.cell_names, twin.network.cell_active,
-                                strict=True) if not on]
-    strongest = [SetElectricalTilt(cell="S0/1",
-                                   tilt_deg=float(cells.loc["S0/1", "electrical_tilt_deg"]) + 8),
-                 SetTxPower(cell="S0/1", tx_power_dbm=float(cells.loc["S0/1", "tx_power_dbm"]) - 6)]
-    for c in small:
-        strongest += [SetCellActive(cell=c, active=True), SetCellOffset(cell=c, offset_db=6.0)]
-    assert len(small) == 4
-    assert twin.what_if(ActionPlan(actions=strongest)).kpis["peak_prb_utilization"] > 0.999
-
+    # asked for more than its PRBs. Utilisation is capped at 1, so a plan helps the peak only
+    # if it brings every cell below saturation; the local candidates (S0/1's tilt and power,
+    # its small cells) cannot, so the engine searches the wide set (every hot cell, offsets
+    # pulling load over two hops of neighbours) and applies the heuristic's best verified
+    # improvement — verified against every other constraint on the twin, then measured
+    msgs = " ".join(rep["decision"]["messages"])
+    assert "local candidate options" in msgs and "hops of neighbours" in msgs
+    assert rep["plan_source"] == "rrm (best effort)" and rep["plan"]
+    assert not rep.get("rolled_back")
+    touched = {c for a in rep["plan"] for c in ([a["cell"]] if "cell" in a else [])}
+    assert touched - {"S0/1", "SC1/1", "SC2/1", "SC3/1", "SC4/1"}  # beyond the local set
+    pred, base, after = rep["predicted"], rep["baseline"], rep["after"]
+    assert pred["peak_prb_utilization"] <= base["peak_prb_utilization"] - 0.05
+    # measured on the emulated network: the peak came down, nobody lost service or rate
+    assert after["peak_prb_utilization"] < base["peak_prb_utilization"]
+    assert after["outage_ratio"] <= base["outage_ratio"] + 0.005
+    assert after["p5_throughput_mbps"] >= 0.95 * base["p5_throughput_mbps"]
     d = store.decisions()
-    assert len(d) == 1 and d.status.iloc[0] == "infeasible" and d.plan.iloc[0] == "[]"
-    assert rep["plan"] == [] and rep["after"] == rep["baseline"]
-    assert "no candidate plan" in rep["note"]
-    # nothing reached the network: no V2P, the stored topology and the emulated network's
-    # configuration are as they were before the loop started
-    assert not (store.sync_log().direction == "V2P").any()
-    assert store.cells().equals(topology)
+    assert len(d) == 1 and d.status.iloc[0] == "applied"
+    # one V2P write; every parameter the emulated network changed belongs to the plan
+    assert (store.sync_log().direction == "V2P").sum() == 1
+    names = loop.emu.recorded.cell_names
     for a in _PARAMS:
-        assert np.array_equal(getattr(loop.emu.recorded, a), getattr(configured, a)), a
-        assert np.array_equal(getattr(twin.network, a), getattr(configured, a)), a
+        now, was = getattr(loop.emu.recorded, a), getattr(configured, a)
+        changed = {names[i] for i in np.flatnonzero(now != was)}
+        assert changed <= touched, (a, changed - touched)

@@ -29,6 +29,7 @@ References
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ import numpy as np
 
 from twinnet.actions import (
     ActionPlan,
+    AddCarrier,
     SetCellActive,
     SetCellOffset,
     SetElectricalTilt,
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from twinnet.twin.twin import DigitalTwin
 
 __all__ = ["CapacityResult", "Option", "candidate_options", "greedy_capacity_plan",
-           "search_space", "solve_capacity"]
+           "neighbour_cells", "search_space", "solve_capacity"]
 
 
 @dataclass(frozen=True)
@@ -99,20 +101,66 @@ class CapacityResult:
                     self.predicted_kpis.get("peak_prb_utilization")}
 
 
+def neighbour_cells(twin: DigitalTwin, cells: list[int], top: int = 3,
+                    within_db: float = 6.0) -> dict[int, list[int]]:
+    """The active cells each of ``cells`` would shed load to: for every user it serves, the
+    strongest other cell (RSRP + offset, as cell selection ranks them), counted over users
+    within ``within_db`` of their serving cell's level; the ``top`` most frequent, most
+    frequent first. Read off the twin's link gains, so it follows antennas, clutter and
+    offsets rather than distance."""
+    net = twin.network
+    gain, slot_cell = twin.link_gains()
+    sc = np.broadcast_to(slot_cell, gain.shape)
+    ok = sc >= 0
+    idx = np.where(ok, sc, 0)
+    level_cell = np.where(net.cell_active, net.cell_tx_power_dbm + net.cell_cio_db, -np.inf)
+    srv = twin.serving_cells()
+    out: dict[int, list[int]] = {}
+    for c in cells:
+        rows = np.flatnonzero(srv == c)
+        if rows.size == 0:
+            out[c] = []
+            continue
+        lv = np.where(ok[rows], 10.0 * np.log10(np.maximum(gain[rows], 1e-30))
+                      + level_cell[idx[rows]], -np.inf)
+        mine = idx[rows] == c
+        own = np.max(np.where(mine, lv, -np.inf), axis=1)
+        other = np.where(mine, -np.inf, lv)
+        best = np.argmax(other, axis=1)
+        r = np.arange(rows.size)
+        close = np.isfinite(other[r, best]) & (own - other[r, best] <= within_db)
+        counts = np.bincount(idx[rows][r, best][close], minlength=net.n_cells)
+        counts[c] = 0
+        order = [int(k) for k in np.argsort(-counts, kind="stable")[:top] if counts[k] > 0]
+        out[c] = order
+    return out
+
+
 def candidate_options(twin: DigitalTwin, target: float, radius_m: float = 250.0,
                       hour: int | None = None, congested: list[str] | None = None,
                       tilt_steps: tuple[float, ...] = (2.0, 4.0, 8.0),
                       power_steps: tuple[float, ...] = (3.0, 6.0),
-                      relief_power_step: float = 3.0) -> list[Option]:
+                      relief_power_step: float = 3.0, hops: int = 0,
+                      offset_steps: tuple[float, ...] = (3.0, 6.0)) -> list[Option]:
     """Candidate options around the cells above ``target`` on the twin.
 
-    Cells in ``congested`` (all cells above the target when ``None``) get the full set: downtilt
-    by each of ``tilt_steps`` and power reduction by each of ``power_steps``. Other cells above
-    the target get one *relief* option, power −``relief_power_step`` dB (they are hot only
-    because of their congested neighbour's spill-over). Every inactive cell (candidate small
-    cell) within ``radius_m`` of a congested cell's site can be switched on, or on with +6 dB
-    range extension. The set is small enough to be enumerated in cost order, which is what makes
-    :func:`solve_capacity`'s result provably the cheapest within it."""
+    ``hops = 0`` (local): cells in ``congested`` (all cells above the target when ``None``) get
+    the full set: downtilt by each of ``tilt_steps`` and power reduction by each of
+    ``power_steps``. Other cells above the target get one *relief* option, power
+    −``relief_power_step`` dB (they are hot only because of their congested neighbour's
+    spill-over). Every inactive cell (candidate small cell) within ``radius_m`` of a congested
+    cell's site can be switched on, or on with +6 dB range extension. The set is small enough
+    to be enumerated in cost order, which is what makes :func:`solve_capacity`'s result
+    provably the cheapest within it.
+
+    ``hops ≥ 1`` (wide, for when the local set has no plan): *every* cell above the target
+    gets the full set plus negative offsets (−``offset_steps`` dB: its edge users go to a
+    neighbour); its neighbours (:func:`neighbour_cells`) get positive offsets and 2° of
+    uptilt to take them; each further hop's neighbours get the smallest positive offset, so
+    load can move across several cells; every reserve carrier of a hot cell's sector can be
+    lit (``add_carrier``), and candidate small cells near any hot cell switched on."""
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= 3:
+        raise InputError("hops", hops, "an integer from 0 to 3")
     ev = twin.evaluate(hour=hour, uplink=False)
     util = np.asarray(ev.load.prb_utilization)
     net = twin.network
@@ -126,6 +174,8 @@ def candidate_options(twin: DigitalTwin, target: float, radius_m: float = 250.0,
         if unknown:
             raise InputError("congested", unknown[0], "a cell of the network")
         full = {names.index(n) for n in congested}
+    if hops:
+        full |= set(hot)
     opts: list[Option] = []
     seen_sc: set[int] = set()
     for c in sorted(full | set(hot)):
@@ -155,13 +205,59 @@ def candidate_options(twin: DigitalTwin, target: float, radius_m: float = 250.0,
             opts.append(Option(f"cell:{m}", f"switch on {m}", (on,)))
             opts.append(Option(f"cell:{m}", f"switch on {m} with +6 dB range extension",
                                (on, SetCellOffset(cell=m, offset_db=6.0))))
+    if hops:
+        opts += _wide_options(twin, sorted(full), hops, offset_steps, seen_sc)
+    return opts
+
+
+def _wide_options(twin: DigitalTwin, hot: list[int], hops: int,
+                  offset_steps: tuple[float, ...], seen_sc: set[int]) -> list[Option]:
+    """Offsets that push load out of the hot cells and pull it into their neighbours, hop by
+    hop, and the reserve carriers of the hot sectors (:func:`candidate_options`, ``hops``)."""
+    net = twin.network
+    names = net.cell_names
+    opts: list[Option] = []
+
+    def offset(c: int, d: float) -> Option:
+        n = names[c]
+        v = float(np.clip(net.cell_cio_db[c] + d, -24.0, 24.0))
+        return Option(f"offset:{n}", f"{n} offset {v:+g} dB", (SetCellOffset(cell=n, offset_db=v),))
+
+    for c in hot:
+        opts += [offset(c, -d) for d in offset_steps]
+        sector = (net.cell_site == net.cell_site[c]) & (net.cell_sector == net.cell_sector[c])
+        for j in np.flatnonzero(sector & ~net.cell_active):
+            if int(j) in seen_sc or "@" not in names[j]:
+                continue
+            seen_sc.add(int(j))
+            carrier = names[j].split("@", 1)[1]
+            opts.append(Option(f"carrier:{names[j]}", f"light {carrier} on {names[c]}'s sector",
+                               (AddCarrier(cell=names[c], carrier=carrier),)))
+    taken = set(hot)
+    frontier = list(hot)
+    for hop in range(1, hops + 1):
+        nxt: list[int] = []
+        for c, ks in neighbour_cells(twin, frontier).items():
+            for k in ks:
+                if k in taken or not net.cell_active[k]:
+                    continue
+                taken.add(k)
+                nxt.append(k)
+                steps = offset_steps if hop == 1 else offset_steps[:1]
+                opts += [offset(k, d) for d in steps]
+                t0 = float(net.cell_elec_tilt_deg[k])
+                if hop == 1 and t0 - 2.0 >= 0.0:
+                    n = names[k]
+                    opts.append(Option(f"tilt:{n}", f"{n} tilt −2° (towards {names[c]})",
+                                       (SetElectricalTilt(cell=n, tilt_deg=t0 - 2.0),)))
+        frontier = nxt
     return opts
 
 
 def search_space(options: list[Option]) -> int:
     """Number of plans the options can form (one option or none per group)."""
     sizes = Counter(o.group for o in options)
-    return int(np.prod([v + 1 for v in sizes.values()])) if sizes else 1
+    return math.prod(v + 1 for v in sizes.values())
 
 
 def _plan(opts: list[Option], rationale: str) -> ActionPlan:
@@ -425,33 +521,53 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
 
 def greedy_capacity_plan(twin: DigitalTwin, target: float = 0.5,
                          options: list[Option] | None = None, max_outage: float | None = None,
-                         hour: int | None = None) -> CapacityResult:
+                         hour: int | None = None, min_p5_mbps: float | None = None
+                         ) -> CapacityResult:
     """Heuristic baseline: add the option with the largest peak reduction per unit cost until
-    the target is met (one option per group). Candidates are scored on the load alone (warm
-    started from the baseline); the plan's full KPIs come from one what-if at the end."""
+    the target is met (one option per group). When no option lowers the peak, the step with
+    the largest reduction of the offered load above the target, summed over cells
+    (:meth:`LoadSummary.excess`), is taken instead — progress the peak alone does not show
+    when several cells are equally hot or the hottest is saturated. A step that would take
+    the outage above ``max_outage`` or the 5th-percentile throughput below ``min_p5_mbps`` is
+    not taken.
+    Candidates are scored on the load alone (warm started from the baseline); the plan's full
+    KPIs come from one what-if at the end."""
     t0 = time.perf_counter()
     opts = options if options is not None else candidate_options(twin, target, hour=hour)
     base = twin.evaluate(hour=hour, uplink=False)
     u0 = np.asarray(base.load.prb_utilization, dtype=float)
     chosen: list[Option] = []
     kpis: dict[str, Any] = base.kpis
+    excess = float(np.maximum(np.asarray(base.load.offered_load)[twin.network.cell_active]
+                              - target, 0.0).sum())
     evals = 0
     while not _meets(kpis, target, max_outage):
         used = {o.group for o in chosen}
-        best, best_score, best_kpis = None, 0.0, kpis
+        # (option, score, kpis, excess): best by the peak, and best by the excess
+        by_peak: tuple[Option | None, float, dict[str, Any], float] = (None, 0.0, kpis, excess)
+        by_excess = by_peak
         for o in opts:
             if o.group in used:
                 continue
             r = what_if_load(twin, _plan([*chosen, o], "greedy"), hour, rho0=u0)
             evals += 1
-            gain = float(kpis["peak_prb_utilization"]) - r.peak_prb_utilization
-            score = gain / max(o.cost, 1e-9)
-            if score > best_score:
-                best, best_score, best_kpis = o, score, r.kpis
+            if max_outage is not None and r.outage_ratio > max_outage:
+                continue
+            if min_p5_mbps is not None and (r.p5_throughput_mbps or 0.0) < min_p5_mbps:
+                continue
+            ex = r.excess(target)
+            score = ((float(kpis["peak_prb_utilization"]) - r.peak_prb_utilization)
+                     / max(o.cost, 1e-9))
+            if score > by_peak[1]:
+                by_peak = (o, score, r.kpis, ex)
+            score = (excess - ex) / max(o.cost, 1e-9)
+            if score > by_excess[1]:
+                by_excess = (o, score, r.kpis, ex)
+        best, _, best_kpis, best_excess = by_peak if by_peak[0] is not None else by_excess
         if best is None:
             break
         chosen.append(best)
-        kpis = best_kpis
+        kpis, excess = best_kpis, best_excess
     plan = _plan(chosen, "greedy: best peak reduction per unit cost")
     if chosen:
         kpis = what_if(twin, plan, hour, base).kpis

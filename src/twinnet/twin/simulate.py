@@ -160,6 +160,7 @@ class NetworkSimulation:
         self.config = config or sc.simulation or Simulation()
         self.twin = twin.copy()
         self.twin._gain_cache = {}  # a simulation's many positions must not evict the parent's
+        self.twin._column_cache = {}
         self.twin.users = twin.users.take(np.arange(twin.users.n))
         n = self.twin.users.n
         self.n_users = n

@@ -123,6 +123,16 @@ class LoadSummary:
     iterations: int
     #: stopped early: the state provably breaks the limits; the numbers are lower bounds
     rejected: bool = False
+    #: per-cell offered load (PRB need over PRBs, not capped at 1; 0 for inactive cells)
+    offered_load: NDArray[np.float64] | None = None
+    #: 5th-percentile user throughput [Mbit/s] (``None`` when ``rejected``)
+    p5_throughput_mbps: float | None = None
+
+    def excess(self, target: float) -> float:
+        """Σ over cells of the offered load above ``target``: how far the state is from a
+        target, also where the peak is saturated at 1 and cannot show progress."""
+        load = self.offered_load if self.offered_load is not None else self.prb_utilization
+        return float(np.maximum(np.nan_to_num(load, posinf=10.0) - target, 0.0).sum())
 
     @property
     def kpis(self) -> dict[str, float]:
@@ -164,6 +174,7 @@ class Evaluation:
 #: bounds of the gain cache shared by a twin and its forks
 _GAIN_CACHE_ENTRIES = 64
 _GAIN_CACHE_BYTES = 1 << 30
+_COLUMN_CACHE_ENTRIES = 4096
 
 
 class DigitalTwin:
@@ -204,6 +215,8 @@ class DigitalTwin:
         self._profile = diurnal_profile(scenario.demand)
         self._gain_cache: dict[str, tuple[NDArray[np.float32], NDArray[np.int32]]] = {}
         self._layout_cache: dict[tuple[int, bytes], tuple[Any, ...]] = {}
+        #: one cell's link-gain column per cell setting (shared by forks; see _partial_gains)
+        self._column_cache: dict[tuple[Any, ...], NDArray[np.float32]] = {}
         self._cand: NDArray[np.int32] | None = None
         #: extra loss per link on top of the 38.901 chain: the emulator's hidden ground truth
         #: (buildings, foliage) or the L1 engine's learned correction of the model
@@ -260,6 +273,7 @@ class DigitalTwin:
         if cand.shape[0] != 1:
             sub._layout_cache = {}
         sub._gain_cache = {}
+        sub._column_cache = {}
         sub._last_gain_state = None
         gain, _ = sub._compute_gains(None)
         return gain
@@ -392,15 +406,33 @@ class DigitalTwin:
         changed = np.flatnonzero((bearing != net.cell_bearing_deg)
                                  | (mech != net.cell_mech_tilt_deg)
                                  | (elec != net.cell_elec_tilt_deg) | moved[net.cell_site])
-        if changed.size == 0 or changed.size > max(1, net.n_cells // 4):
+        if changed.size == 0:
             return None
-        sub_gain, sub_slot = self._compute_gains(changed.astype(np.int32))
+        # one cell's column depends only on that cell (its site, bearing and tilts), the
+        # users and the link adjustment: columns are cached per cell setting and shared by
+        # forks, so a search combining the same few tilt settings in many plans computes
+        # each setting once
+        ctx = (self._positions, layout, "" if adj is None else adj.token)
+        cols = self._column_cache
+        geo_now = np.column_stack([net.site_x_m, net.site_y_m, net.site_height_m])
+        keys = {int(c): (ctx, int(c), float(net.cell_bearing_deg[c]),
+                         float(net.cell_mech_tilt_deg[c]), float(net.cell_elec_tilt_deg[c]),
+                         *(float(v) for v in geo_now[net.cell_site[c]]))
+                for c in changed}
+        missing = np.array([c for c, k in keys.items() if k not in cols], dtype=np.int32)
+        if missing.size > max(1, net.n_cells // 4):
+            return None  # most columns are new: a full recompute costs no more
+        if missing.size:
+            sub_gain, sub_slot = self._compute_gains(missing)
+            src_slot = np.broadcast_to(sub_slot, sub_gain.shape)
+            for c in missing:
+                cols[keys[int(c)]] = sub_gain[src_slot == c]
+            while len(cols) > _COLUMN_CACHE_ENTRIES:
+                del cols[next(iter(cols))]
         full_slot = np.broadcast_to(slot, gain.shape)
         new = gain.copy()
-        for c in changed:
-            dst = full_slot == c
-            src = np.broadcast_to(sub_slot, sub_gain.shape) == c
-            new[dst] = sub_gain[src]
+        for c, k in keys.items():
+            new[full_slot == c] = cols[k]
         return new, slot
 
     def _compute_gains(self, only_cells: NDArray[np.int32] | None
@@ -570,7 +602,9 @@ class DigitalTwin:
             outage = ~(np.isfinite(res.prb_need) & has)
         return LoadSummary(util, float(util[act].max()) if act.any() else 0.0,
                            float(outage.mean()) if outage.size else 0.0, res.iterations,
-                           res.rejected)
+                           res.rejected, np.where(act, res.offered_load, 0.0),
+                           None if res.rejected or not res.throughput_mbps.size
+                           else float(np.percentile(res.throughput_mbps, 5)))
 
     def evaluate(self, hour: int | None = None, uplink: bool = True) -> Evaluation:
         """Evaluate the twin's current state (optionally at an hour of the diurnal profile)."""
