@@ -161,6 +161,12 @@ def test_errors_are_clean(tmp_path):
     assert p.returncode == 2 and "carriers.0" in p.stderr and "33" in p.stderr
     p = twinnet("calibrate3gpp", "--scenario", "rma", "--json")
     assert p.returncode == 2 and "scenario" in p.stderr
+    out = tmp_path / "never"
+    p = twinnet("run", "hotspot", "--llm-mode", "dictate", "--out", str(out))
+    assert p.returncode == 2 and "--llm-mode" in p.stderr and "dictate" in p.stderr
+    assert "Traceback" not in p.stderr and not out.exists()  # refused before any work
+    p = twinnet("run", "hotspot", "--llm-budget", "0")
+    assert p.returncode == 2 and "--llm-budget" in p.stderr
 
 
 def test_validate_and_list():
