@@ -33,7 +33,8 @@ FOUNDATION = ("timesfm", "chronos")
 MILAN_CSV = "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
 
 #: small settings so that every model runs in well under a second on the synthetic data
-FAST = {"gbm": {"max_iter": 20, "train_stride": 2}, "holt_winters": {"fit_days": 5}}
+FAST = {"gbm": {"max_iter": 20, "train_stride": 2}, "holt_winters": {"fit_days": 5},
+        "mlp": {"hidden": (32,), "train_stride": 2}}
 
 
 def _fast(name: str, period: int = P):

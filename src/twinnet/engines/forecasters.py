@@ -65,6 +65,7 @@ __all__ = [
     "HoltWinters",
     "HorizonSelected",
     "LevelAdjustedSeasonal",
+    "MLPForecaster",
     "Persistence",
     "SeasonalNaive",
     "SeasonalNaiveWeekly",
@@ -869,7 +870,6 @@ class GradientBoosting(Forecaster):
         return x.reshape(-1, x.shape[-1]), base, c
 
     def _fit(self, y: FloatArray, phase0: int, steps: tuple[int, ...] | None) -> None:
-        from sklearn.ensemble import HistGradientBoostingRegressor
         from sklearn.impute import SimpleImputer
         from sklearn.linear_model import Ridge
         from sklearn.pipeline import make_pipeline
@@ -901,18 +901,24 @@ class GradientBoosting(Forecaster):
             if self.linear_base:
                 linear = make_pipeline(SimpleImputer(), Ridge(alpha=1.0)).fit(x, target)
                 target = target - linear.predict(x)
-            reg = HistGradientBoostingRegressor(
-                max_iter=self.max_iter,
-                learning_rate=self.learning_rate,
-                max_leaf_nodes=self.max_leaf_nodes,
-                min_samples_leaf=self.min_samples_leaf,
-                l2_regularization=self.l2_regularization,
-                max_features=self.max_features,
-                early_stopping=False,
-                random_state=self.random_state,
-            )
+            reg = self._regressor()
             with threadpool_limits(limits=self.n_threads, user_api="openmp"):
                 self.models_[h] = (observed, linear, reg.fit(x, target))
+
+    def _regressor(self) -> Any:
+        """The model of the residual for one step (here: gradient-boosted trees)."""
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        return HistGradientBoostingRegressor(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            max_features=self.max_features,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
 
     def _forecast_at(
         self, y: FloatArray, origins: IntArray, steps: IntArray, phase0: int
@@ -949,6 +955,63 @@ class GradientBoosting(Forecaster):
         x = np.where(observed, x, 0.0)
         out = np.asarray(trees.predict(x), dtype=np.float64)
         return out if linear is None else out + linear.predict(x)
+
+
+class MLPForecaster(GradientBoosting):
+    """The multilayer-perceptron baseline LINKs compares against: a feed-forward network
+    (scikit-learn's ``MLPRegressor``, ReLU, Adam, early stopping on a tenth of the training
+    rows) on the same scaled lag features as :class:`GradientBoosting`, one network per step,
+    pooled over all series (their scale normalised by each series' weekly mean), predicting the
+    residual of the level-adjusted seasonal forecast. The L2 penalty (``alpha = 1``) keeps a
+    network trained on a few weeks from adding more noise than it removes."""
+
+    name = "mlp"
+
+    def __init__(
+        self,
+        period: int = 144,
+        hidden: tuple[int, ...] = (64, 32),
+        alpha: float = 1.0,
+        learning_rate_init: float = 1e-3,
+        max_iter: int = 200,
+        train_days: int | None = 21,
+        train_stride: int = 3,
+        random_state: int = 0,
+        n_threads: int | None = 1,
+    ):
+        super().__init__(period, max_iter=max_iter, train_days=train_days,
+                         train_stride=train_stride, random_state=random_state,
+                         n_threads=n_threads, linear_base=False)
+        self.hidden = tuple(hidden)
+        self.alpha = alpha
+        self.learning_rate_init = learning_rate_init
+
+    def _fit(self, y: FloatArray, phase0: int, steps: tuple[int, ...] | None) -> None:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            super()._fit(y, phase0, steps)
+        for w in caught:  # anything else is passed on as it came
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            self.fit_warnings_.append(f"{self.name}: training stopped at max_iter="
+                                      f"{self.max_iter} before early stopping")
+
+    def _regressor(self) -> Any:
+        from sklearn.impute import SimpleImputer
+        from sklearn.neural_network import MLPRegressor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(SimpleImputer(), StandardScaler(), MLPRegressor(
+            hidden_layer_sizes=self.hidden, alpha=self.alpha,
+            learning_rate_init=self.learning_rate_init, max_iter=self.max_iter,
+            early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
+            random_state=self.random_state))
 
 
 class Ensemble(Forecaster):
