@@ -1072,7 +1072,7 @@ class HorizonSelected(Forecaster):
 
     name = "selected"
     MEMBERS: ClassVar[tuple[str, ...]] = (
-        "gbm", "level_adjusted_seasonal", "seasonal_naive", "seasonal_naive_weekly",
+        "gbm", "mlp", "level_adjusted_seasonal", "seasonal_naive", "seasonal_naive_weekly",
         "persistence")
 
     def __init__(
@@ -1095,7 +1095,7 @@ class HorizonSelected(Forecaster):
     def _classes() -> dict[str, type[Forecaster]]:
         return {c.name: c for c in (Persistence, SeasonalNaive, SeasonalNaiveWeekly,
                                     LevelAdjustedSeasonal, HoltWinters, ArimaDeseasonal,
-                                    GradientBoosting)}
+                                    GradientBoosting, MLPForecaster)}
 
     def _make(self, name: str) -> Forecaster:
         classes = self._classes()
