@@ -775,7 +775,7 @@ class DecisionEngine:
 
     # ------------------------------------------------------------------ choose
     def _alternatives(self, twin: DigitalTwin, cons: Constraints, base: Evaluation,
-                      design: float, congested: list[str] | None, res: CapacityResult,
+                      design: float, res: CapacityResult,
                       greedy: CapacityResult, opts: list[Option], msgs: list[str]
                       ) -> list[Alternative]:
         """The verified plans the model chooses among: the cheapest (proved), the cheapest
@@ -826,7 +826,7 @@ class DecisionEngine:
         t0 = time.perf_counter()
         opts, greedy, res = self._solver_plan(twin, design, congested, base, cons, msgs,
                                               alternatives=2 if self.backend else 0)
-        alts = self._alternatives(twin, cons, base, design, congested, res, greedy, opts, msgs)
+        alts = self._alternatives(twin, cons, base, design, res, greedy, opts, msgs)
         timing["solver"] += time.perf_counter() - t0
         proposals: list[dict[str, Any]] = []
         if not alts:  # best effort, as in the propose mode

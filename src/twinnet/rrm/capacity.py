@@ -420,7 +420,7 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
         elif u0[c] > target - margin:  # no option moves this cell: the linear model has no plan
             linear_infeasible = True
     m.cuts = pyo.ConstraintList()
-    best: tuple[list[int], dict[str, Any]] | None = None
+    best: list[int] | None = None  # the verified plan (option indices) so far
     iters = 0
     while not linear_infeasible and iters < max_milp_iterations:
         iters += 1
@@ -433,7 +433,7 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
         history.append({"milp": iters, "options": [opts[i].name for i in chosen],
                         "cost": sum(opts[i].cost for i in chosen), "verified": ok})
         if ok:
-            best = (chosen, {})
+            best = chosen
             break
         m.cuts.add(sum(m.x[i] for i in chosen) <= len(chosen) - 1)
     method = "milp+twin"
@@ -444,12 +444,12 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
                         "verified": greedy.feasible})
         if greedy.feasible:
             idx = {o.name: i for i, o in enumerate(opts)}
-            best = ([idx[n] for n in greedy.options], greedy.predicted_kpis)
+            best = [idx[n] for n in greedy.options]
             method = "greedy+twin"
     # 3. prune the incumbent: drop (most expensive first) or swap for a cheaper option of the
     #    same group while the twin still verifies it
     if best is not None:
-        chosen, kpis = best
+        chosen = best
         improved = True
         while improved:
             improved = False
@@ -466,9 +466,9 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
                         break
                 if improved:
                     break
-        best = (chosen, kpis)
+        best = chosen
     # 4. proof: every cheaper combination, cheapest first, evaluated on the twin
-    bound = sum(opts[i].cost for i in best[0]) if best is not None else np.inf
+    bound = sum(opts[i].cost for i in best) if best is not None else np.inf
     by_group = [[i for i, o in enumerate(opts) if o.group == g] for g in groups]
     n_combos = count_cheaper(opts, by_group, bound)
     checked = 0
@@ -477,7 +477,7 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
         if progress is not None and checked % 50 == 0:
             progress(checked, min(n_combos, max_proof_combinations))
         if check.meets(chosen, "enumeration"):
-            best = (chosen, {})
+            best = chosen
             method += "+enumeration"
             history.append({"enumeration": checked, "options": [opts[i].name for i in chosen],
                             "cost": cost, "verified": True})
@@ -490,7 +490,7 @@ def solve_capacity(twin: DigitalTwin, target: float = 0.5, options: list[Option]
         return CapacityResult(ActionPlan(rationale="no candidate combination meets the target"),
                               False, proved, base.kpis, 0.0, [], iters, len(m.cuts), checked,
                               elapsed, method, history, search_space(opts), n_combos)
-    chosen, _ = best
+    chosen = best
     runners_up: list[ActionPlan] = []
     if alternatives > 0:
         # the plan's neighbours: one option swapped within its group, or one option added
@@ -538,8 +538,7 @@ def greedy_capacity_plan(twin: DigitalTwin, target: float = 0.5,
     u0 = np.asarray(base.load.prb_utilization, dtype=float)
     chosen: list[Option] = []
     kpis: dict[str, Any] = base.kpis
-    excess = float(np.maximum(np.asarray(base.load.offered_load)[twin.network.cell_active]
-                              - target, 0.0).sum())
+    excess = twin.evaluate_load(hour).excess(target)
     evals = 0
     while not _meets(kpis, target, max_outage):
         used = {o.group for o in chosen}

@@ -170,9 +170,9 @@ def solve_load(
                 lb = np.where(active, np.minimum(
                     cell_prb_totals(serving_cell, np.where(sure, prb_need, np.inf), n_cell)
                     / cell_n_prb, 1.0), 0.0)
-                out_lb = float(np.mean(~has_cell | (link(sinr_db) <= 0.0))) if n_ue else 0.0
                 if ((reject_above is not None and n_cell and float(lb.max()) > reject_above)
-                        or (reject_outage_above is not None and out_lb > reject_outage_above)):
+                        or (reject_outage_above is not None and n_ue and float(np.mean(
+                            ~has_cell | (link(sinr_db) <= 0.0))) > reject_outage_above)):
                     se = link(sinr_db)
                     zero = np.zeros(n_cell)
                     return LoadResult(
