@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,3 +38,17 @@ def test_whatif_benchmark_runs_and_methods_agree(tmp_path):
     rows = {r["case"]: r for r in json.loads(out.read_text())["rows"]}
     assert len(rows) == 8 and all(r["plans_per_s"] > 0 for r in rows.values())
     assert "plans/s" in p.stdout
+
+
+@pytest.mark.shared_data
+def test_links_holdout_benchmark_scores_every_planner(tmp_path):
+    out = tmp_path / "links.json"
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "links_holdout.py"), "--sets",
+                        str(ROOT / "benchmarks" / "data" / "links_holdout" / "set_h.json"),
+                        "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    sets = json.loads(out.read_text())["sets"]
+    assert set(sets) == {"dev (Table I)", "set_h"} and sets["set_h"]["n"] == 24
+    for row in sets.values():
+        assert all(0.0 <= row[k] <= 1.0 for k in ("vocabulary", "retrieval (bare cards)"))
+        assert 0.0 < row["recall"]["recall@3"] <= row["recall"]["recall@8"] <= 1.0

@@ -66,8 +66,17 @@ def test_report_naive_baseline_info_and_progress(catalogue):
     rep = evaluate_planner(AgenticPlanner(None, cards, areas, mode="retrieval"), qs,
                            info={"backend": "none", "mode": "retrieval"},
                            naive=NaivePlanner(None, cards), progress=seen.append)
-    assert list(rep) == ["per_query", "mean_f1", "steps", "backend", "mode", "naive"]
+    assert list(rep) == ["per_query", "mean_f1", "steps", "backend", "mode", "shortlist",
+                         "naive"]
     assert seen == ["planning", "naive baseline"]
+    # recall@k of the shortlist, by hand: the share of each query's gold types in its top k
+    idx = AgenticPlanner(None, cards, areas, mode="retrieval").index
+    for k in (3, 5, 8):
+        want = sum(len({c.id for c, _ in idx.shortlist(q.query, k)} & set(q.gold_sensor_types))
+                   / len(q.gold_sensor_types) for q in qs) / len(qs)
+        assert rep["shortlist"][f"recall@{k}"] == round(want, 4)
+    assert rep["shortlist"]["recall@3"] <= rep["shortlist"]["recall@5"] <= \
+        rep["shortlist"]["recall@8"]
     # without a model the zero-shot baseline chooses nothing: every F1 is 0
     assert rep["naive"]["mean_f1"] == 0.0
     assert all(v["selected"] == [] for v in rep["naive"]["per_query"].values())

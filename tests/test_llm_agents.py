@@ -98,20 +98,21 @@ def test_retrieval_planner_scores_the_dev_queries(cards, areas):
 def test_reviewer_adds_what_is_missing_and_remembers_it(cards, areas, tmp_path):
     store = ContextStore(tmp_path / "s.duckdb")
     q = "Which areas are at higher risk of flooding due to heavy rainfall this week?"
-    model = ScriptedModel([{"missing": ["radar_precipitation_intensity"]}, {"missing": []}])
-    # the lexical shortlist, whose draft lacks the radar type (the hybrid one drafts it)
+    model = ScriptedModel([{"missing": ["rain_gauge_precipitation"]}, {"missing": []}])
+    # the lexical shortlist, whose draft lacks the rain gauge
     pl = AgenticPlanner(model, cards, areas, store=store, mode="retrieval+review",
                         review_threshold=0.0, dense=False)
     p = pl.plan(q)
-    assert "radar_precipitation_intensity" in p.sensor_types and p.steps == 3
+    assert "rain_gauge_precipitation" not in p.trace[1]["chosen"]
+    assert "rain_gauge_precipitation" in p.sensor_types and p.steps == 3
     assert [t["agent"] for t in p.trace] == ["planner", "planner", "reviewer", "reviewer"]
     mem = store.query("SELECT * FROM links_memory")
-    assert len(mem) == 1 and "radar_precipitation_intensity" in mem.finding.iloc[0]
+    assert len(mem) == 1 and "rain_gauge_precipitation" in mem.finding.iloc[0]
     # the step limit stops the review
-    short = AgenticPlanner(ScriptedModel([{"missing": ["radar_precipitation_intensity"]}]),
-                           cards, areas, max_steps=1, review_threshold=0.0,
-                           dense=False).plan(q)
-    assert short.steps == 1 and "radar_precipitation_intensity" not in short.sensor_types
+    short = AgenticPlanner(ScriptedModel([{"missing": ["rain_gauge_precipitation"]}]),
+                           cards, areas, mode="retrieval+review", max_steps=1,
+                           review_threshold=0.0, dense=False).plan(q)
+    assert short.steps == 1 and "rain_gauge_precipitation" not in short.sensor_types
     # the model can only name shortlisted types: anything else is ignored
     bad = AgenticPlanner(ScriptedModel([{"sensor_types": ["not_a_sensor"]}]), cards, areas,
                          mode="llm-choice", max_steps=1).plan(q)

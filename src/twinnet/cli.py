@@ -722,7 +722,7 @@ def main() -> None:
 # --------------------------------------------------------------------------- LINKs
 def _planner(llm: str, llm_url: str | None, llm_model: str | None, llm_timeout: float,
              mode: str, temperature: float, steps: int, store: Any = None,
-             functions: Any = None) -> tuple[Any, Any, Any]:
+             functions: Any = None, vocabulary: Path | None = None) -> tuple[Any, Any, Any]:
     from twinnet.links.cards import load_districts, load_sensor_cards
     from twinnet.links.planner import AgenticPlanner
 
@@ -730,8 +730,13 @@ def _planner(llm: str, llm_url: str | None, llm_model: str | None, llm_timeout: 
     cards = load_sensor_cards()
     planner = AgenticPlanner(backend, cards, load_districts(), store=store,
                              functions=functions, temperature=temperature, max_steps=steps,
-                             mode=mode)
+                             mode=mode, vocabulary=vocabulary)
     return planner, backend, note
+
+
+_MODE_HELP = ("vocabulary (default: the catalogue's vocabulary, the model only where it names "
+              "nothing), retrieval+review, llm-choice or retrieval")
+_VOCAB_HELP = "vocabulary TOML of the Sensor Cards (default: the one shipped for Milan)"
 
 
 @links_app.command("eval")
@@ -741,8 +746,8 @@ def links_eval(
     llm_url: Annotated[str | None, typer.Option("--llm-url")] = None,
     llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
     llm_timeout: Annotated[float, typer.Option("--llm-timeout", min=0.1)] = 60.0,
-    mode: Annotated[str, typer.Option(help="retrieval+review (default), llm-choice or "
-                                      "retrieval")] = "retrieval+review",
+    mode: Annotated[str, typer.Option(help=_MODE_HELP)] = "vocabulary",
+    vocabulary: Annotated[Path | None, typer.Option(help=_VOCAB_HELP)] = None,
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
     steps: Annotated[int, typer.Option(min=1, max=100, help="step limit")] = 15,
     naive: Annotated[bool, typer.Option("--naive/--no-naive", help="also score the zero-shot "
@@ -757,7 +762,7 @@ def links_eval(
 
     qs = load_queries(queries)
     planner, backend, note = _planner(llm, llm_url, llm_model, llm_timeout, mode, temperature,
-                                      steps)
+                                      steps, vocabulary=vocabulary)
     index = getattr(planner, "index", None)
     dense_off = getattr(index, "dense_reason", "n/a")
     info: dict[str, Any] = {"backend": getattr(backend, "name", "none"),
@@ -773,7 +778,7 @@ def links_eval(
             planner, qs, info=info,
             naive=NaivePlanner(backend, load_sensor_cards(), temperature) if naive else None,
             factory=(lambda t, n: _planner(llm, llm_url, llm_model, llm_timeout, mode, t,
-                                           n)[0]) if ablation else None,
+                                           n, vocabulary=vocabulary)[0]) if ablation else None,
             progress=lambda what: prog.update(task, description=what))
     if as_json:
         _print_json(rep)
@@ -787,6 +792,9 @@ def links_eval(
     out.print(tab)
     out.print(f"mean F1 {rep['mean_f1']:.3f}" + (f"; naive baseline {rep['naive']['mean_f1']:.3f}"
                                                   if "naive" in rep else ""))
+    if "shortlist" in rep:
+        out.print("retrieval shortlist (" + rep["retrieval"] + "): " + ", ".join(
+            f"{k} {v:.2f}" for k, v in rep["shortlist"].items()))
     for r in rep.get("ablation", []):
         out.print(f"  T={r['temperature']:g} steps={r['steps']}: mean F1 {r['mean_f1']:.3f}")
 
@@ -799,7 +807,8 @@ def links_plan(
     llm_url: Annotated[str | None, typer.Option("--llm-url")] = None,
     llm_model: Annotated[str | None, typer.Option("--llm-model")] = None,
     llm_timeout: Annotated[float, typer.Option("--llm-timeout", min=0.1)] = 60.0,
-    mode: Annotated[str, typer.Option()] = "retrieval+review",
+    mode: Annotated[str, typer.Option(help=_MODE_HELP)] = "vocabulary",
+    vocabulary: Annotated[Path | None, typer.Option(help=_VOCAB_HELP)] = None,
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
     steps: Annotated[int, typer.Option(min=1, max=100)] = 15,
     store_path: Annotated[Path | None, typer.Option(
@@ -813,7 +822,8 @@ def links_plan(
     with ContextStore(store_path if store_path is not None else ":memory:") as store:
         api = DataAPI(store)
         planner, _, note = _planner(llm, llm_url, llm_model, llm_timeout, mode, temperature,
-                                    steps, store=store, functions=api.functions())
+                                    steps, store=store, functions=api.functions(),
+                                    vocabulary=vocabulary)
         p = planner.plan(query)
     rep = p.to_dict()
     rep["code"] = p.code

@@ -19,8 +19,11 @@ Conventions
   causally; missing targets are skipped in the score.
 
 Models (``MODELS``): ``persistence``, ``seasonal_naive`` (a day earlier),
-``seasonal_naive_weekly``, ``level_adjusted_seasonal``, ``holt_winters``, ``sarima``, ``gbm``,
-``ensemble`` (gbm + level_adjusted_seasonal), and the foundation-model adapters ``timesfm`` /
+``seasonal_naive_weekly``, ``level_adjusted_seasonal``, ``calendar_naive`` (the same time on
+the last day of the same type: workday, Saturday, Sunday or public holiday, holiday-season
+workday — :mod:`twinnet.engines.calendar`), ``holt_winters``, ``sarima``, ``gbm``, ``mlp``,
+``selected`` (the default), ``ensemble`` (gbm + level_adjusted_seasonal), and the
+foundation-model adapters ``timesfm`` /
 ``chronos``, which run only with local weights (``TWINNET_TIMESFM_PATH`` /
 ``TWINNET_CHRONOS_PATH``) and their package; otherwise they raise :class:`ForecasterUnavailable`
 and the evaluation lists them under ``"unavailable"`` with the reason (never a silent
@@ -45,6 +48,7 @@ from numpy.typing import ArrayLike
 
 from twinnet.engines.forecasters import (
     ArimaDeseasonal,
+    CalendarNaive,
     ChronosAdapter,
     Ensemble,
     FloatArray,
@@ -96,6 +100,7 @@ MODELS: dict[str, type[Forecaster]] = {
         SeasonalNaive,
         SeasonalNaiveWeekly,
         LevelAdjustedSeasonal,
+        CalendarNaive,
         HoltWinters,
         ArimaDeseasonal,
         GradientBoosting,
@@ -146,14 +151,16 @@ def rolling_forecasts(
     phase0: int = 0,
     refit_every: int = 144,
     fit_warnings: list[str] | None = None,
+    start: pd.Timestamp | None = None,
 ) -> FloatArray:
     """Rolling-origin forecasts ``[O, K, S]`` of ``y[o + h − 1]`` for each origin and step.
 
     Origins (sorted ascending) are grouped in blocks of ``refit_every`` steps starting at the
     first origin; for each block the model is fitted on ``y[:r]`` (``r`` = block start, at or
     before all its origins) and :meth:`Forecaster.forecast_at` gets ``y[:last origin of the
-    block]``.  Training therefore only ever uses data before each origin.  ``fit_warnings``,
-    if given, receives each fit's ``fit_warnings_`` (prefixed by the fit's data length).
+    block]``; ``start`` (the time of ``y[0]``) reaches models with a holiday calendar.
+    Training therefore only ever uses data before each origin.  ``fit_warnings``, if given,
+    receives each fit's ``fit_warnings_`` (prefixed by the fit's data length).
     """
     mat, _ = as_matrix(y, "y")
     o = np.asarray(origins, dtype=np.int64)
@@ -167,11 +174,11 @@ def rolling_forecasts(
     for b in np.unique(block):
         sel = np.flatnonzero(block == b)
         r = int(o[0] + b * refit_every)
-        model.fit(mat[:r], phase0=phase0, steps=h.tolist())
+        model.fit(mat[:r], phase0=phase0, steps=h.tolist(), start=start)
         if fit_warnings is not None:
             fit_warnings += [f"fit on {r} steps: {w}" for w in model.fit_warnings_]
         last = int(o[sel[-1]])
-        out[sel] = model.forecast_at(mat[:last], o[sel], h, phase0=phase0)
+        out[sel] = model.forecast_at(mat[:last], o[sel], h, phase0=phase0, start=start)
     return out
 
 
@@ -335,6 +342,7 @@ def evaluate_frame(
                 phase0=phase0,
                 refit_every=int(refit),
                 fit_warnings=fit_warnings,
+                start=pd.Timestamp(index[0]),
             )
         except ForecasterUnavailable as exc:
             unavailable[name] = exc.reason
@@ -464,8 +472,10 @@ def forecast_series(
     mat, one_d, per, ph, index = _series_input(history, period, phase0)
     est = make_forecaster(model, period=per) if isinstance(model, str) else model
     est.check_available()
-    est.fit(mat, phase0=ph, steps=_anchor_steps(int(horizon)))
-    values = np.asarray(est.forecast(mat, int(horizon))).reshape(int(horizon), -1)
+    st = pd.Timestamp(index[0]) if index is not None else None
+    est.fit(mat, phase0=ph, steps=_anchor_steps(int(horizon)), start=st)
+    values = np.asarray(est.forecast_at(mat, [mat.shape[0]], np.arange(1, int(horizon) + 1),
+                                        phase0=ph, start=st)[0]).reshape(int(horizon), -1)
     return _wrap(values, one_d, history, index)
 
 
@@ -489,7 +499,8 @@ def forecast_band(
         raise InputError("coverage", coverage, "a fraction in (0, 1)")
     if not isinstance(horizon, int | np.integer) or horizon < 1:
         raise InputError("horizon", horizon, "an integer >= 1")
-    mat, one_d, per, ph, _ = _series_input(history, period, phase0)
+    mat, one_d, per, ph, index = _series_input(history, period, phase0)
+    st = pd.Timestamp(index[0]) if index is not None else None
     n = mat.shape[0]
     if n < (backtest_days + 2) * per + horizon:
         raise InputError("history", n, f"at least {(backtest_days + 2) * per + horizon} steps")
@@ -499,16 +510,17 @@ def forecast_band(
     start = n - backtest_days * per - horizon + 1
     origins = np.arange(start, n - horizon + 1, max(1, per // 24), dtype=np.int64)
     y = causal_fill(mat)
-    est.fit(y[:start], phase0=ph, steps=_anchor_steps(int(horizon)))
-    back = est.forecast_at(y[: origins[-1]], origins, steps, phase0=ph)
+    est.fit(y[:start], phase0=ph, steps=_anchor_steps(int(horizon)), start=st)
+    back = est.forecast_at(y[: origins[-1]], origins, steps, phase0=ph, start=st)
     truth = y[origins[:, None] + steps[None, :] - 1]
     scale = np.maximum(np.array([y[max(0, o - 7 * per) : o].mean(axis=0) for o in origins]), 1e-9)[
         :, None, :
     ]
     rel = (truth - back) / scale  # [O, K, S]
     q_lo, q_hi = np.quantile(rel, [(1 - coverage) / 2, (1 + coverage) / 2], axis=(0, 2))
-    est.fit(y, phase0=ph, steps=_anchor_steps(int(horizon)))
-    point = np.asarray(est.forecast(y, int(horizon))).reshape(horizon, -1)
+    est.fit(y, phase0=ph, steps=_anchor_steps(int(horizon)), start=st)
+    point = np.asarray(est.forecast_at(y, [n], steps, phase0=ph, start=st)[0]).reshape(
+        horizon, -1)
     level = np.maximum(y[-7 * per :].mean(axis=0), 1e-9)[None, :]
     lower = np.maximum(point + q_lo[:, None] * level, 0.0)
     upper = point + q_hi[:, None] * level

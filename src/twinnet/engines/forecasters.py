@@ -57,6 +57,7 @@ from twinnet.errors import InputError, TwinNetError
 
 __all__ = [
     "ArimaDeseasonal",
+    "CalendarNaive",
     "ChronosAdapter",
     "Ensemble",
     "Forecaster",
@@ -190,6 +191,22 @@ def _index_phase(y: Any, field: str, period: int) -> int | None:
     return phase0
 
 
+def _start_of(y: Any, start: pd.Timestamp | str | None) -> pd.Timestamp | None:
+    """``start`` as a time stamp, else the first stamp of a time-indexed ``y``, else None."""
+    if start is not None:
+        try:
+            ts = pd.Timestamp(start)
+        except (TypeError, ValueError) as exc:
+            raise InputError("start", start, "a time stamp") from exc
+        if ts is pd.NaT:
+            raise InputError("start", start, "a time stamp")
+        return ts
+    if isinstance(y, pd.Series | pd.DataFrame) and isinstance(y.index, pd.DatetimeIndex) \
+            and len(y.index):
+        return pd.Timestamp(y.index[0])
+    return None
+
+
 _SERIES = re.compile(r"for series (\d+(?:, \d+)*): ")
 
 
@@ -265,11 +282,14 @@ class Forecaster(ABC):
         *,
         phase0: int | None = None,
         steps: Sequence[int] | None = None,
+        start: pd.Timestamp | str | None = None,
     ) -> Self:
         """Learn the parameters from ``y_history`` ``[T]`` or ``[T, S]`` (and nothing else):
         an array, or a Series / DataFrame on a regular ``DatetimeIndex`` (``phase0`` then
-        defaults to the index's position in the week).  ``fit_warnings_`` lists the series
-        for which the model kept default parameters, and why."""
+        defaults to the index's position in the week, ``start`` to its first stamp).
+        ``start`` is the time of ``y_history[0]``; models with a holiday calendar use it
+        (without it they know the weekdays from ``phase0`` only).  ``fit_warnings_`` lists
+        the series for which the model kept default parameters, and why."""
         if not isinstance(self.period, int | np.integer) or self.period < 1:
             raise InputError("period", self.period, "a positive number of steps per day")
         from_index = _index_phase(y_history, "y_history", int(self.period))
@@ -282,6 +302,8 @@ class Forecaster(ABC):
         self.one_d_ = one_d
         self.n_series_ = y.shape[1]
         self.phase0_ = int(phase0 if phase0 is not None else from_index or 0)
+        self.start_ = _start_of(y_history, start)
+        self.call_start_ = self.start_
         self.fit_warnings_: list[str] = []
         self._fit(y, self.phase0_, hint)
         return self
@@ -293,8 +315,10 @@ class Forecaster(ABC):
         steps: ArrayLike,
         *,
         phase0: int | None = None,
+        start: pd.Timestamp | str | None = None,
     ) -> FloatArray:
-        """Forecasts ``[O, K, S]`` of ``y[o + h - 1]`` from ``y[:o]`` for each origin and step."""
+        """Forecasts ``[O, K, S]`` of ``y[o + h - 1]`` from ``y[:o]`` for each origin and step
+        (``y`` starts at ``phase0`` / ``start``, by default the fitted ones)."""
         self._check_fitted()
         mat, _ = as_matrix(y, "y")
         o = np.atleast_1d(np.asarray(origins))
@@ -305,6 +329,7 @@ class Forecaster(ABC):
         h = _check_steps(steps)
         mat = causal_fill(mat[: int(o.max())])
         p0 = self.phase0_ if phase0 is None else int(phase0)
+        self.call_start_ = self.start_ if start is None else _start_of(None, start)
         out = self._forecast_at(mat, o.astype(np.int64), h, p0)
         return np.asarray(out, dtype=np.float64)
 
@@ -317,8 +342,10 @@ class Forecaster(ABC):
             raise InputError("horizon", horizon, "an integer >= 1")
         if phase0 is None:
             phase0 = _index_phase(history, "history", int(self.period))
+        start = _start_of(history, None)
         mat, one_d = as_matrix(history, "history")
-        out = self.forecast_at(mat, [mat.shape[0]], np.arange(1, horizon + 1), phase0=phase0)[0]
+        out = self.forecast_at(mat, [mat.shape[0]], np.arange(1, horizon + 1), phase0=phase0,
+                               start=start)[0]
         return out[:, 0] if one_d else out
 
     def predict(self, horizon: int) -> FloatArray:
@@ -399,6 +426,119 @@ class SeasonalNaive(Forecaster):
         val = gather(y, season_index(t, o, lag, 0), o)
         last = y[origins - 1][:, None, :]
         return np.where(np.isfinite(val), val, last)
+
+
+def _calendar(spec: Any) -> Any:
+    """A :class:`~twinnet.engines.calendar.Calendar` from ``"italy"``, ``"none"`` (None) or a
+    calendar object."""
+    from twinnet.engines.calendar import Calendar
+
+    if spec is None or spec == "none":
+        return None
+    if spec == "italy":
+        return Calendar.italy()
+    if isinstance(spec, Calendar):
+        return spec
+    raise InputError("calendar", spec, "'italy', 'none' or a Calendar")
+
+
+def _day_types(cal: Any, start: pd.Timestamp | None, phase0: int, period: int,
+               n_days: int) -> IntArray:
+    """Day types of days 0 … n_days − 1 of a series (day 0: the day of its first sample): from
+    the calendar and ``start`` where both are known, else weekdays from ``phase0``."""
+    from twinnet.engines.calendar import HOLIDAY, SATURDAY, WORKDAY
+
+    if cal is not None and start is not None:
+        return np.asarray(cal.day_types(start.normalize(), n_days), dtype=np.int64)
+    wd = (phase0 // period + np.arange(n_days)) % 7
+    return np.where(wd == 6, HOLIDAY, np.where(wd == 5, SATURDAY, WORKDAY)).astype(np.int64)
+
+
+class CalendarNaive(Forecaster):
+    """The same time of day on the most recent observed day of the same *day type* (workday,
+    Saturday, Sunday or public holiday, workday of a holiday season: see
+    :mod:`twinnet.engines.calendar`), rescaled by the current level.
+
+    A workday takes the same weekday of an earlier week if one of the last ``weeks`` weeks
+    has that type (a Friday after a holiday Friday takes the Friday before it), else the most
+    recent workday; a public holiday takes the last Sunday or holiday; a season workday the
+    last season workday, else the last Saturday. The level ratio over the last ``recent``
+    observations (default half a day: shorter windows follow the noise of quiet night hours)
+    against their own day-type references fades with the step as ``decay^h``.
+    Without ``start`` (plain arrays) or with ``calendar="none"`` the weekdays come from
+    ``phase0`` and it is a level-adjusted weekly naive with Sundays and Saturdays matched.
+    """
+
+    name = "calendar_naive"
+    #: where no day of the type exists: the types tried next (season → Saturday → holiday)
+    FALLBACK: ClassVar[dict[int, tuple[int, ...]]] = {3: (1, 2), 2: (1,), 1: (2,), 0: (3, 1)}
+
+    def __init__(self, period: int = 144, calendar: Any = "italy", weeks: int = 3,
+                 recent: int | None = None, decay: float = 0.98):
+        super().__init__(period)
+        self.calendar = calendar
+        self.weeks = weeks
+        self.recent = recent
+        self.decay = decay
+
+    def _fit(self, y: FloatArray, phase0: int, steps: tuple[int, ...] | None) -> None:
+        self.calendar_ = _calendar(self.calendar)
+
+    def reference(self, t: IntArray, o: IntArray, types: IntArray, phase0: int) -> IntArray:
+        """Index of the reference sample of each target ``t`` among the samples before its
+        origin ``o`` (``-1`` where there is none)."""
+        p = self.period
+        day = (t + phase0 % p) // p
+        want = types[day]
+        ref = np.full(t.shape, -1, dtype=np.int64)
+        back = np.arange(1, 7 * max(self.weeks, 5) + 1)
+        first = np.array([self.FALLBACK[w][0] for w in range(4)])
+        second = np.array([self.FALLBACK[w][1] if len(self.FALLBACK[w]) > 1 else -1
+                           for w in range(4)])
+        # passes, best first: the same weekday of a recent week (workdays), the same type,
+        # the first and second fallback types, the same time a week earlier, any earlier day
+        for rule in ("weekday", "type", "fallback1", "fallback2", "week", "any"):
+            for j in back:
+                cand = t - j * p
+                free = (ref < 0) & (cand >= 0) & (cand < o)
+                if not free.any():
+                    continue
+                kind = types[np.maximum(day - j, 0)]
+                if rule == "weekday":
+                    ok = (kind == want) & ((want != 0) | ((j % 7 == 0) & (j <= 7 * self.weeks)))
+                elif rule == "type":
+                    ok = kind == want
+                elif rule == "fallback1":
+                    ok = kind == first[want]
+                elif rule == "fallback2":
+                    ok = kind == second[want]
+                else:
+                    ok = np.full(t.shape, rule == "any" or j % 7 == 0)
+                ref = np.where(free & ok, cand, ref)
+        return ref
+
+    def _forecast_at(
+        self, y: FloatArray, origins: IntArray, steps: IntArray, phase0: int
+    ) -> FloatArray:
+        p = self.period
+        t, o = self._targets(origins, steps)
+        n_days = int((max(int(t.max()), int(o.max())) + phase0 % p) // p) + 2
+        types = _day_types(getattr(self, "calendar_", None), self.call_start_, phase0, p,
+                           n_days)
+        base = gather(y, self.reference(t, o, types, phase0), o)  # [O, K, S]
+        last = y[origins - 1][:, None, :]
+        base = np.where(np.isfinite(base), base, last)
+        r = max(1, int(self.recent if self.recent is not None else p // 2))
+        tr = np.maximum(o - r + np.arange(r)[None, :], 0)  # [O, R]
+        ref_r = gather(y, self.reference(tr, o, types, phase0), o)
+        y_r = y[tr]
+        ok = np.isfinite(ref_r)
+        num = np.where(ok, y_r, 0.0).sum(axis=1)
+        den = np.where(ok, ref_r, 0.0).sum(axis=1)
+        ratio = np.where(den > 1e-12, num / np.where(den > 1e-12, den, 1.0), 1.0)
+        ratio = np.clip(ratio, 0.2, 5.0)[:, None, :]
+        fade = (self.decay ** steps.astype(np.float64))[None, :, None]
+        return np.asarray(base * (1.0 + fade * (ratio - 1.0)), dtype=np.float64)
 
 
 class SeasonalNaiveWeekly(SeasonalNaive):
@@ -1068,6 +1208,16 @@ class HorizonSelected(Forecaster):
 
     The choice is made strictly before the data it is then used on: in a rolling-origin
     evaluation every refit validates on the days just before its own origins.
+
+    Days the ``calendar`` marks as breaking the week (a public holiday on a weekday, a workday
+    of the Christmas season — see :meth:`~twinnet.engines.calendar.Calendar.special`) are too
+    rare for the validation to learn; there, from step ``calendar_from`` on (default: an
+    hour) the forecast is the level-adjusted :class:`CalendarNaive` (the same time on the last
+    day of the same type), because every member leans on the same time a day or a week
+    earlier, which was an ordinary day. (The days a week after such a day are left to the
+    members: most lean on the day before as much as on the week before, and on the one such
+    day of the shared Milan data, 8 November 2013, replacing them was worse.) It needs the
+    series' start time (``fit(start=…)`` or a time index); ``calendar="none"`` turns it off.
     """
 
     name = "selected"
@@ -1083,6 +1233,8 @@ class HorizonSelected(Forecaster):
         origin_stride: int = 6,
         fallback: str = "gbm",
         within: float = 1.5,
+        calendar: Any = "italy",
+        calendar_from: int | None = None,
     ):
         super().__init__(period)
         self.members = members
@@ -1090,12 +1242,14 @@ class HorizonSelected(Forecaster):
         self.origin_stride = origin_stride
         self.fallback = fallback
         self.within = within
+        self.calendar = calendar
+        self.calendar_from = calendar_from
 
     @staticmethod
     def _classes() -> dict[str, type[Forecaster]]:
         return {c.name: c for c in (Persistence, SeasonalNaive, SeasonalNaiveWeekly,
                                     LevelAdjustedSeasonal, HoltWinters, ArimaDeseasonal,
-                                    GradientBoosting, MLPForecaster)}
+                                    GradientBoosting, MLPForecaster, CalendarNaive)}
 
     def _make(self, name: str) -> Forecaster:
         classes = self._classes()
@@ -1124,7 +1278,7 @@ class HorizonSelected(Forecaster):
             truth = y[np.minimum(targets, t - 1)]  # [O, K, S]
             scale = np.maximum(np.abs(y[: t - v]).mean(axis=0), 1e-12)  # [S]
             for n in names:
-                m = self._make(n).fit(y[: t - v], phase0=phase0, steps=hs)
+                m = self._make(n).fit(y[: t - v], phase0=phase0, steps=hs, start=self.start_)
                 pred = m._forecast_at(y, origins, self.steps_, phase0)
                 err = ((pred - truth) / scale) ** 2  # [O, K, S]
                 mse = [float(err[ok[:, k], k].mean()) if ok[:, k].any() else np.inf
@@ -1133,9 +1287,12 @@ class HorizonSelected(Forecaster):
             self.choice_ = {h: self._weights(k, names) for k, h in enumerate(hs)}
         self.members_: dict[str, Forecaster] = {}
         for n in sorted({n for w in self.choice_.values() for n in w}):
-            m = self._make(n).fit(y, phase0=phase0, steps=hs)
+            m = self._make(n).fit(y, phase0=phase0, steps=hs, start=self.start_)
             self.fit_warnings_ += m.fit_warnings_
             self.members_[n] = m
+        self.calendar_ = _calendar(self.calendar)
+        self.calendar_member_ = (CalendarNaive(self.period, self.calendar_).fit(
+            y, phase0=phase0, start=self.start_) if self.calendar_ is not None else None)
 
     def _weights(self, k: int, names: list[str]) -> dict[str, float]:
         """Weights of step ``k``: inverse validation MSE over the members within
@@ -1161,8 +1318,22 @@ class HorizonSelected(Forecaster):
         for i, (_, m) in enumerate(self.members_.items()):
             k = np.flatnonzero(w[i] > 0)
             if k.size:
+                m.call_start_ = self.call_start_
                 out[:, k] += w[i, k][None, :, None] * m._forecast_at(y, origins, steps[k],
                                                                       phase0)
+        cal = getattr(self, "calendar_member_", None)
+        first = self.period // 24 if self.calendar_from is None else int(self.calendar_from)
+        k = np.flatnonzero(steps >= first)
+        if cal is not None and self.call_start_ is not None and k.size:
+            t = origins[:, None] + steps[None, k] - 1
+            day = (t + phase0 % self.period) // self.period
+            special = self.calendar_.special(self.call_start_.normalize(), int(day.max()) + 1)
+            hit = special[day]  # [O, K']
+            if hit.any():
+                cal.call_start_ = self.call_start_
+                alt = cal._forecast_at(y, origins, steps[k], phase0)
+                sub = out[:, k]
+                out[:, k] = np.where(hit[..., None], alt, sub)
         return out
 
 

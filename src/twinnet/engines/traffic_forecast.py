@@ -139,20 +139,21 @@ class TrafficForecast(LayerEngine):
         est = make_forecaster(self.model, period=per)
         est.check_available()
         phase0 = self._phase(traffic, per)
-        est.fit(traffic.to_numpy(dtype=float), phase0=phase0, steps=[1])
+        est.fit(traffic.to_numpy(dtype=float), phase0=phase0, steps=[1],
+                start=pd.Timestamp(traffic.index[0]))
         self.estimator_ = est
         self.cells_ = list(traffic.columns)
         self.period_ = per
         self.t0_ = pd.Timestamp(traffic.index[0])
         self.n_history_ = len(traffic)
         self.fit_warnings_: list[str] = []
-        self._fit_errors(traffic.to_numpy(dtype=float), per, phase0)
+        self._fit_errors(traffic.to_numpy(dtype=float), per, phase0, self.t0_)
         self.fit_warnings_[:0] = est.fit_warnings_
         self.fit_warnings_ = [name_series(w, [str(c) for c in self.cells_])
                               for w in self.fit_warnings_]
         return self
 
-    def _fit_errors(self, raw: FloatArray, per: int, phase0: int) -> None:
+    def _fit_errors(self, raw: FloatArray, per: int, phase0: int, t0: pd.Timestamp) -> None:
         """Relative out-of-sample errors of the held-out tail: ``rel_rms_``, ``rel_lo_``,
         ``rel_hi_`` per step ahead."""
         y = causal_fill(raw)
@@ -166,12 +167,12 @@ class TrafficForecast(LayerEngine):
             return
         start = n - hold
         back = make_forecaster(self.model, period=per)
-        back.fit(y[:start], phase0=phase0, steps=[1])
+        back.fit(y[:start], phase0=phase0, steps=[1], start=t0)
         self.fit_warnings_ += [f"backtest fit: {w}" for w in back.fit_warnings_]
         origins = np.arange(start, n, dtype=np.int64)
         steps = np.arange(1, hold + 1, dtype=np.int64)
         # forecast_at reads y[:o] only for origin o (the held-out rows are the targets)
-        pred = np.maximum(back.forecast_at(y, origins, steps, phase0=phase0), 0.0)
+        pred = np.maximum(back.forecast_at(y, origins, steps, phase0=phase0, start=t0), 0.0)
         target = origins[:, None] + steps[None, :] - 1  # [O, K]
         seen = target < n
         truth = y[np.minimum(target, n - 1)]
@@ -220,8 +221,10 @@ class TrafficForecast(LayerEngine):
         if not isinstance(horizon, int | np.integer) or horizon < 1:
             raise InputError("horizon", horizon, "an integer >= 1")
         hist = self._frame(data).reindex(columns=self.cells_)
-        vals = np.asarray(self.estimator_.forecast(hist.to_numpy(dtype=float), horizon,
-                                                   phase0=self._phase(hist, self.period_)))
+        mat = hist.to_numpy(dtype=float)
+        vals = np.asarray(self.estimator_.forecast_at(
+            mat, [mat.shape[0]], np.arange(1, horizon + 1), phase0=self._phase(hist, self.period_),
+            start=pd.Timestamp(hist.index[0]))[0])
         vals = vals.reshape(horizon, -1)
         step = pd.Timedelta(days=1) / self.period_
         idx = pd.DatetimeIndex([hist.index[-1] + step * (k + 1) for k in range(horizon)])

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from twinnet.links.planner import DataPlan
 
 __all__ = ["ABLATION_STEP_LIMITS", "ABLATION_TEMPERATURES", "PlannerLike", "ablation",
-           "evaluate_planner", "f1_score", "score_planner"]
+           "evaluate_planner", "f1_score", "score_planner", "shortlist_recall"]
 
 #: The grid of the ablation: sampling temperatures and step limits of the planner.
 ABLATION_TEMPERATURES: tuple[float, ...] = (0.0, 0.7)
@@ -48,6 +48,18 @@ def f1_score(selected: list[str], gold: list[str]) -> dict[str, float]:
     r = tp / len(g) if g else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return {"f1": f, "precision": p, "recall": r}
+
+
+def shortlist_recall(index: Any, queries: Sequence[Query],
+                     ks: Sequence[int] = (3, 5, 8)) -> dict[str, float]:
+    """Mean recall@k of a retrieval shortlist (``index.shortlist(query, k)`` → ``[(card,
+    score)]``) against the gold types: ``{"recall@3": …, …}``."""
+    out = {}
+    for k in ks:
+        r = [len({c.id for c, _ in index.shortlist(q.query, k)} & set(q.gold_sensor_types))
+             / len(q.gold_sensor_types) for q in queries]
+        out[f"recall@{k}"] = round(float(np.mean(r)), 4)
+    return out
 
 
 def score_planner(planner: PlannerLike, queries: Sequence[Query]) -> dict[str, Any]:
@@ -86,10 +98,14 @@ def evaluate_planner(planner: PlannerLike, queries: Sequence[Query], *,
                      progress: Progress | None = None) -> dict[str, Any]:
     """The report of ``planner`` on ``queries``: :func:`score_planner`'s keys, then ``info``
     (backend, settings), then ``naive`` (``{mean_f1, per_query}`` of the baseline planner, if
-    given) and ``ablation`` (:func:`ablation` of ``factory``, if given)."""
+    given) and ``ablation`` (:func:`ablation` of ``factory``, if given); ``shortlist``
+    (:func:`shortlist_recall`) where the planner has a retrieval ``index``."""
     if progress is not None:
         progress("planning")
     rep: dict[str, Any] = {**score_planner(planner, queries), **(info or {})}
+    index = getattr(planner, "index", None)
+    if index is not None and hasattr(index, "shortlist"):
+        rep["shortlist"] = shortlist_recall(index, queries)
     if naive is not None:
         if progress is not None:
             progress("naive baseline")

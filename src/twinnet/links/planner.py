@@ -4,7 +4,11 @@ Agents, each a step of the workflow (the step limit counts them):
 
 * **Manager** — runs the workflow within the step limit and returns the JSON retrieval plan;
 * **Planner** — extracts places (geocoder aliases) and the time window from the question, then
-  chooses sensor types: retrieval over the Sensor Cards (BM25) shortlists candidates and the
+  chooses sensor types. By default (``mode="vocabulary"``) the catalogue's vocabulary
+  (:mod:`twinnet.links.vocabulary`: the cards' quantities in everyday words, and what drives
+  each) maps the question's phrases onto types and adds the drivers a question about
+  likelihood, risk or cause leaves implicit, with the phrases as evidence in the trace. Where it
+  names nothing, hybrid retrieval over the Sensor Cards shortlists candidates and the
   language model picks among them under a JSON Schema whose enum is the shortlist — a small
   model cannot name a type that does not exist;
 * **Reviewer** — checks the plan's integrity (known types, no duplicates, a place and a window)
@@ -28,6 +32,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,6 +43,7 @@ from twinnet.errors import InputError
 from twinnet.links.cards import card_text
 from twinnet.links.evaluate import f1_score
 from twinnet.links.sandbox import run_sandboxed
+from twinnet.links.vocabulary import Vocabulary
 from twinnet.llm.backends import LLMError
 from twinnet.llm.guardrails import quote_untrusted
 from twinnet.llm.rag import BM25Retriever, tokenize
@@ -47,8 +53,13 @@ if TYPE_CHECKING:
     from twinnet.llm.backends import ChatBackend
     from twinnet.store.context import ContextStore
 
-__all__ = ["AgenticPlanner", "CardIndex", "DataPlan", "NaivePlanner", "extract_places",
+__all__ = ["MODES", "AgenticPlanner", "CardIndex", "DataPlan", "NaivePlanner", "extract_places",
            "extract_window", "f1_score"]
+
+#: the Planner's ways of choosing types: the catalogue's vocabulary (the model reviews the
+#: retrieval's draft only where the vocabulary names nothing), retrieval's draft reviewed by
+#: the model, the model's choice among the shortlist, retrieval's draft alone
+MODES: tuple[str, ...] = ("vocabulary", "retrieval+review", "llm-choice", "retrieval")
 
 SYSTEM = ("You plan data retrieval for a smart-city digital twin of Milan. Choose the sensor "
           "types whose data is needed to answer the question: every quantity the question "
@@ -93,13 +104,16 @@ class CardIndex:
     shortlist is BM25's alone; ``dense_reason`` says why."""
 
     def __init__(self, cards: list[SensorCard], dense: bool | None = None,
-                 dense_weight: float = 0.5):
+                 dense_weight: float = 0.5, vocabulary: Vocabulary | None = None):
         import snowballstemmer
 
         self.cards = list(cards)
         self.by_id = {c.id: c for c in self.cards}
         self._stem = snowballstemmer.stemmer("english")
-        docs = [self._terms(card_text(c) + " " + c.id.replace("_", " ")) for c in self.cards]
+        extra = {c.id: " ".join(vocabulary.terms_of(c.id)) if vocabulary is not None else ""
+                 for c in self.cards}
+        docs = [self._terms(card_text(c) + " " + c.id.replace("_", " ")) + " " + extra[c.id]
+                for c in self.cards]
         self.vocab = {t for d in docs for t in d.split()}
         self.retriever = BM25Retriever()
         self.retriever.index(docs)
@@ -270,18 +284,21 @@ class AgenticPlanner:
     def __init__(self, backend: ChatBackend | None, cards: list[SensorCard], areas: list[Area],
                  *, store: ContextStore | None = None, functions: dict[str, Any] | None = None,
                  temperature: float = 0.0, max_steps: int = 15, shortlist: int = 8,
-                 now: Any = None, mode: str = "retrieval+review", draft_threshold: float = 0.7,
-                 review_threshold: float = 0.4, dense: bool | None = None):
+                 now: Any = None, mode: str = "vocabulary", draft_threshold: float = 0.7,
+                 review_threshold: float = 0.4, dense: bool | None = None,
+                 vocabulary: Vocabulary | str | Path | None = None):
         if max_steps < 1:
             raise InputError("max_steps", max_steps, "at least 1")
-        if mode not in ("retrieval+review", "llm-choice", "retrieval"):
-            raise InputError("mode", mode, "'retrieval+review', 'llm-choice' or 'retrieval'")
+        if mode not in MODES:
+            raise InputError("mode", mode, " or ".join(repr(m) for m in MODES))
         self.mode = mode
+        self.vocabulary = (vocabulary if isinstance(vocabulary, Vocabulary)
+                           else Vocabulary.load(cards, vocabulary))
         self.draft_threshold = draft_threshold
         self.review_threshold = review_threshold
         self.agent = _Agent(backend, temperature)
         self.cards, self.areas = cards, areas
-        self.index = CardIndex(cards, dense=dense)
+        self.index = CardIndex(cards, dense=dense, vocabulary=self.vocabulary)
         self.store = store
         self.functions = functions
         self.max_steps = max_steps
@@ -326,6 +343,16 @@ class AgenticPlanner:
         trace.append({"agent": "planner", "places": [a.id for a in places],
                       "window": window["label"], "shortlist": options})
         top = short[0][1] if short else 0.0
+        vocab = self.vocabulary.plan(query) if self.mode == "vocabulary" else None
+        if vocab is not None and vocab.types:
+            # the catalogue's vocabulary names the question's quantities and their drivers
+            trace.append({"agent": "planner", "vocabulary": vocab.evidence()})
+            plan = DataPlan(query, vocab.types, [a.summary() for a in places], window,
+                            _aggregation(query), steps=steps + 1, trace=trace)
+            trace.append({"agent": "planner", "chosen": list(vocab.types), "mode": self.mode})
+            if self.functions is not None and plan.steps < self.max_steps:
+                self._code_and_execute(plan)
+            return plan
         if self.mode == "llm-choice":
             cards = "\n".join(f"- {c.id} ({c.field}): {c.name}. {c.description[:160]}"
                               for c, _ in short)
