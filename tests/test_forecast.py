@@ -30,11 +30,14 @@ from twinnet.errors import InputError
 
 P = 24  # hourly synthetic data: 24 steps per day
 FOUNDATION = ("timesfm", "chronos")
+#: the ConvLSTM needs series that fill a grid: it has its own tests (tests/test_deep_forecast.py)
+GRID_ONLY = ("convlstm",)
 MILAN_CSV = "milan_internet_10min_25cells_2013-11-01_to_2013-11-30.csv"
 
 #: small settings so that every model runs in well under a second on the synthetic data
 FAST = {"gbm": {"max_iter": 20, "train_stride": 2}, "holt_winters": {"fit_days": 5},
-        "mlp": {"hidden": (32,), "train_stride": 2}}
+        "mlp": {"hidden": (32,), "train_stride": 2},
+        "lstm": {"window": 12, "hidden": 8, "epochs": 4, "train_stride": 2}}
 
 
 def _fast(name: str, period: int = P):
@@ -137,7 +140,7 @@ def test_forecast_and_predict_shapes():
 def test_short_histories_still_give_finite_forecasts(n):
     y = _synthetic(n_days=3)[:n]
     for name in MODELS:
-        if name not in FOUNDATION:
+        if name not in FOUNDATION + GRID_ONLY:
             out = _fast(name).fit(y).predict(7)
             assert out.shape == (7, 3) and np.all(np.isfinite(out)), name
 
@@ -146,7 +149,7 @@ def test_every_model_forecasts_sensibly_on_synthetic_data():
     y = _synthetic(n_days=14)
     clean = _synthetic(n_days=14, noise=0.0)  # the signal without its 10 % noise
     df = _frame(y)
-    names = [n for n in MODELS if n not in FOUNDATION]
+    names = [n for n in MODELS if n not in FOUNDATION + GRID_ONLY]
     res = evaluate_frame(
         df,
         "time",
@@ -254,7 +257,7 @@ def test_evaluation_reports_fits_that_kept_defaults():
 # ------------------------------------------------------------------------------ causality
 
 
-@pytest.mark.parametrize("name", [n for n in MODELS if n not in FOUNDATION])
+@pytest.mark.parametrize("name", [n for n in MODELS if n not in FOUNDATION + GRID_ONLY])
 def test_no_look_ahead(name):
     """Changing data at and after an origin never changes the forecasts made at that origin."""
     y = _synthetic(n_days=11, seed=1)

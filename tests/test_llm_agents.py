@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -163,6 +164,14 @@ def test_links_cli_eval_and_plan(tmp_path):
     assert p2.returncode == 0, p2.stderr[-2000:]
     plan = json.loads(p2.stdout)
     assert plan["sensor_types"][0] == "air_temperature" and plan["aggregation"] == "mean"
+    # the text output says why: the phrase behind each type and the drivers added
+    p3 = subprocess.run([sys.executable, "-m", "twinnet.cli", "links", "plan",
+                         "Where are blackouts likely tonight?", "--llm", "none"],
+                        capture_output=True, text=True, timeout=600,
+                        env={**os.environ, "COLUMNS": "200"})
+    assert p3.returncode == 0, p3.stderr[-2000:]
+    assert "'blackouts' → power_outage_log" in p3.stdout
+    assert "drivers of power_outage_log: feeder_current" in p3.stdout
 
 
 def test_links_ask_runs_both_stages(tmp_path):

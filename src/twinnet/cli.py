@@ -520,7 +520,8 @@ def forecast_evaluate(
     test_end: Annotated[str, typer.Option("--test-end", help="last forecast origin")],
     horizons: Annotated[str, typer.Option(help="steps ahead, comma-separated")] = "1,10,30,60",
     models: Annotated[str | None, typer.Option(help="comma-separated model names (default: "
-                                               "all)")] = None,
+                                               "all but the deep baselines lstm, convlstm)")
+                      ] = None,
     origin_stride: Annotated[int, typer.Option(min=1, help="use every n-th origin")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
@@ -833,6 +834,11 @@ def links_plan(
         _print_json(rep)
         return
     out.print(f"[bold]sensor types:[/bold] {', '.join(p.sensor_types)}")
+    ev = next((t["vocabulary"] for t in p.trace if "vocabulary" in t), None)
+    if ev is not None:  # why: the phrases and the drivers that gave each type
+        why = [f"'{m['phrase']}' → {', '.join(m['types'])}" for m in ev["mentions"]]
+        why += [f"drivers of {t}: {', '.join(ds)}" for t, ds in ev["drivers"].items()]
+        out.print("why: " + "; ".join(why), highlight=False)
     out.print(f"places: {', '.join(x['name'] for x in p.places)}; window: "
               f"{p.time_window.get('label')} ({p.time_window.get('start')} → "
               f"{p.time_window.get('end')}); aggregation: {p.aggregation}")

@@ -22,7 +22,8 @@ Models (``MODELS``): ``persistence``, ``seasonal_naive`` (a day earlier),
 ``seasonal_naive_weekly``, ``level_adjusted_seasonal``, ``calendar_naive`` (the same time on
 the last day of the same type: workday, Saturday, Sunday or public holiday, holiday-season
 workday — :mod:`twinnet.engines.calendar`), ``holt_winters``, ``sarima``, ``gbm``, ``mlp``,
-``selected`` (the default), ``ensemble`` (gbm + level_adjusted_seasonal), and the
+``selected`` (the default), ``ensemble`` (gbm + level_adjusted_seasonal), the deep baselines
+``lstm`` and ``convlstm`` (:mod:`twinnet.engines.deep`, extra ``deep``: JAX), and the
 foundation-model adapters ``timesfm`` /
 ``chronos``, which run only with local weights (``TWINNET_TIMESFM_PATH`` /
 ``TWINNET_CHRONOS_PATH``) and their package; otherwise they raise :class:`ForecasterUnavailable`
@@ -46,6 +47,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from twinnet.engines.deep import ConvLSTMForecaster, LSTMForecaster
 from twinnet.engines.forecasters import (
     ArimaDeseasonal,
     CalendarNaive,
@@ -72,6 +74,7 @@ from twinnet.errors import InputError
 
 __all__ = [
     "BASELINES",
+    "DEFAULT_EVALUATION",
     "DEFAULT_MODEL",
     "HORIZONS",
     "MODELS",
@@ -109,8 +112,14 @@ MODELS: dict[str, type[Forecaster]] = {
         HorizonSelected,
         TimesFMAdapter,
         ChronosAdapter,
+        LSTMForecaster,
+        ConvLSTMForecaster,
     )
 }
+
+#: Models an evaluation runs when none are named: all but the deep baselines, which train
+#: recurrent networks at every refit (minutes each on a CPU; name them to run them).
+DEFAULT_EVALUATION: tuple[str, ...] = tuple(n for n in MODELS if n not in ("lstm", "convlstm"))
 
 #: The naive baselines the default must beat: persistence, seasonal naive (day and week) and
 #: the level-adjusted seasonal forecast.
@@ -282,7 +291,8 @@ def evaluate_frame(
     ``test_start`` / ``test_end`` (inclusive, ISO-8601; a naive stamp is read in the data's time
     zone) bound the forecast origins; at least two days of data must precede ``test_start``.
     ``horizons`` are steps ahead (``"1,10,30,60"`` is accepted).  ``models`` are registry names
-    or forecaster instances (default: all of ``MODELS``).  ``refit_every`` defaults to a day.
+    or forecaster instances (default: ``DEFAULT_EVALUATION``, every model but the deep
+    baselines).  ``refit_every`` defaults to a day.
     Calendar features use the wall-clock time of the first stamp (UTC if the offsets are mixed).
 
     Returns ``{"models": {name: {"1": nrmse, ...}}, "default": DEFAULT_MODEL,
@@ -327,7 +337,7 @@ def evaluate_frame(
     unavailable: dict[str, str] = {}
     runtime: dict[str, float] = {}
     warned: dict[str, list[str]] = {}
-    for spec in list(MODELS) if models is None else models:
+    for spec in list(DEFAULT_EVALUATION) if models is None else models:
         model = make_forecaster(spec, period=period) if isinstance(spec, str) else spec
         name = model.name or type(model).__name__
         t0 = time.perf_counter()
