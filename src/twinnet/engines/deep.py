@@ -34,6 +34,7 @@ from twinnet.engines.forecasters import (
     IntArray,
     LevelAdjustedSeasonal,
     causal_fill,
+    cumulative,
     gather,
     window_mean,
 )
@@ -70,7 +71,7 @@ class _Recurrent(Forecaster):
         """Sequences ``[O, W, S, 3]`` (scaled value, sin / cos of the time of day), the
         origin's time of day ``[O, 2]`` and the scale ``[O, S]``."""
         p, w = self.period, int(self.window)
-        cum = np.vstack([np.zeros((1, y.shape[1])), np.cumsum(y, axis=0)])
+        cum = cumulative(y)
         c = np.maximum(window_mean(cum, origins, 7 * p), 1e-9)  # [O, S]
         idx = origins[:, None] - w + np.arange(w)[None, :]  # [O, W]
         vals = gather(y, idx, origins[:, None])  # [O, W, S]

@@ -484,8 +484,7 @@ def forecast_series(
     est.check_available()
     st = pd.Timestamp(index[0]) if index is not None else None
     est.fit(mat, phase0=ph, steps=_anchor_steps(int(horizon)), start=st)
-    values = np.asarray(est.forecast_at(mat, [mat.shape[0]], np.arange(1, int(horizon) + 1),
-                                        phase0=ph, start=st)[0]).reshape(int(horizon), -1)
+    values = np.asarray(est.forecast(mat, int(horizon), start=st)).reshape(int(horizon), -1)
     return _wrap(values, one_d, history, index)
 
 
@@ -529,8 +528,7 @@ def forecast_band(
     rel = (truth - back) / scale  # [O, K, S]
     q_lo, q_hi = np.quantile(rel, [(1 - coverage) / 2, (1 + coverage) / 2], axis=(0, 2))
     est.fit(y, phase0=ph, steps=_anchor_steps(int(horizon)), start=st)
-    point = np.asarray(est.forecast_at(y, [n], steps, phase0=ph, start=st)[0]).reshape(
-        horizon, -1)
+    point = np.asarray(est.forecast(y, int(horizon), start=st)).reshape(horizon, -1)
     level = np.maximum(y[-7 * per :].mean(axis=0), 1e-9)[None, :]
     lower = np.maximum(point + q_lo[:, None] * level, 0.0)
     upper = point + q_hi[:, None] * level

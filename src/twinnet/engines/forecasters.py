@@ -150,6 +150,21 @@ def _nanmean(stack: list[FloatArray]) -> FloatArray:
         return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
 
 
+def cumulative(y: FloatArray) -> FloatArray:
+    """``cumsum`` of ``y`` along time with a leading zero row (for :func:`window_mean`)."""
+    return np.vstack([np.zeros((1, y.shape[1])), np.cumsum(y, axis=0)])
+
+
+def level_ratio(recent: FloatArray, ref: FloatArray) -> FloatArray:
+    """``[O, 1, S]``: Σ recent / Σ ref over axis 1 (``[O, R, S]``), over the rows where the
+    reference is finite, 1 where it sums to zero, clipped to [0.2, 5]."""
+    ok = np.isfinite(ref)
+    num = np.where(ok, recent, 0.0).sum(axis=1)
+    den = np.where(ok, ref, 0.0).sum(axis=1)
+    ratio = np.where(den > 1e-12, num / np.where(den > 1e-12, den, 1.0), 1.0)
+    return np.clip(ratio, 0.2, 5.0)[:, None, :]
+
+
 def window_mean(cum: FloatArray, o: IntArray, width: int) -> FloatArray:
     """Mean of ``y[max(0, o - width):o]`` for each origin from ``cum`` = cumsum with a 0 row."""
     lo = np.maximum(o - width, 0)
@@ -334,15 +349,17 @@ class Forecaster(ABC):
         return np.asarray(out, dtype=np.float64)
 
     def forecast(
-        self, history: ArrayLike, horizon: int, *, phase0: int | None = None
+        self, history: ArrayLike, horizon: int, *, phase0: int | None = None,
+        start: pd.Timestamp | str | None = None,
     ) -> FloatArray:
         """The ``horizon`` steps after the end of ``history``: ``[horizon]`` or ``[horizon, S]``
-        (``phase0``: default the fitted one, or the index's for a time-indexed ``history``)."""
+        (``phase0`` / ``start``: default the fitted ones, or the index's for a time-indexed
+        ``history``)."""
         if not isinstance(horizon, int | np.integer) or horizon < 1:
             raise InputError("horizon", horizon, "an integer >= 1")
         if phase0 is None:
             phase0 = _index_phase(history, "history", int(self.period))
-        start = _start_of(history, None)
+        start = _start_of(history, start)
         mat, one_d = as_matrix(history, "history")
         out = self.forecast_at(mat, [mat.shape[0]], np.arange(1, horizon + 1), phase0=phase0,
                                start=start)[0]
@@ -530,13 +547,7 @@ class CalendarNaive(Forecaster):
         base = np.where(np.isfinite(base), base, last)
         r = max(1, int(self.recent if self.recent is not None else p // 2))
         tr = np.maximum(o - r + np.arange(r)[None, :], 0)  # [O, R]
-        ref_r = gather(y, self.reference(tr, o, types, phase0), o)
-        y_r = y[tr]
-        ok = np.isfinite(ref_r)
-        num = np.where(ok, y_r, 0.0).sum(axis=1)
-        den = np.where(ok, ref_r, 0.0).sum(axis=1)
-        ratio = np.where(den > 1e-12, num / np.where(den > 1e-12, den, 1.0), 1.0)
-        ratio = np.clip(ratio, 0.2, 5.0)[:, None, :]
+        ratio = level_ratio(y[tr], gather(y, self.reference(tr, o, types, phase0), o))
         fade = (self.decay ** steps.astype(np.float64))[None, :, None]
         return np.asarray(base * (1.0 + fade * (ratio - 1.0)), dtype=np.float64)
 
@@ -614,11 +625,7 @@ class LevelAdjustedSeasonal(Forecaster):
         if self.mode == "additive":
             shift = np.mean(y_recent - base_r, axis=1)[:, None, :]
             return base + fade * shift
-        num = y_recent.sum(axis=1)
-        den = base_r.sum(axis=1)
-        ratio = np.where(den > 1e-12, num / np.where(den > 1e-12, den, 1.0), 1.0)
-        ratio = np.clip(ratio, 0.2, 5.0)[:, None, :]
-        return base * (1.0 + fade * (ratio - 1.0))
+        return base * (1.0 + fade * (level_ratio(y_recent, base_r) - 1.0))
 
     def _parts(
         self, y: FloatArray, origins: IntArray, steps: IntArray
@@ -939,7 +946,7 @@ class GradientBoosting(Forecaster):
         from scipy.signal import lfilter
 
         p = self.period
-        cum = np.vstack([np.zeros((1, y.shape[1])), np.cumsum(y, axis=0)])
+        cum = cumulative(y)
         prof = np.full_like(y, np.nan)
         if y.shape[0] > p:
             shifted = []

@@ -221,10 +221,9 @@ class TrafficForecast(LayerEngine):
         if not isinstance(horizon, int | np.integer) or horizon < 1:
             raise InputError("horizon", horizon, "an integer >= 1")
         hist = self._frame(data).reindex(columns=self.cells_)
-        mat = hist.to_numpy(dtype=float)
-        vals = np.asarray(self.estimator_.forecast_at(
-            mat, [mat.shape[0]], np.arange(1, horizon + 1), phase0=self._phase(hist, self.period_),
-            start=pd.Timestamp(hist.index[0]))[0])
+        vals = np.asarray(self.estimator_.forecast(hist.to_numpy(dtype=float), horizon,
+                                                   phase0=self._phase(hist, self.period_),
+                                                   start=pd.Timestamp(hist.index[0])))
         vals = vals.reshape(horizon, -1)
         step = pd.Timedelta(days=1) / self.period_
         idx = pd.DatetimeIndex([hist.index[-1] + step * (k + 1) for k in range(horizon)])

@@ -347,12 +347,8 @@ class AgenticPlanner:
         if vocab is not None and vocab.types:
             # the catalogue's vocabulary names the question's quantities and their drivers
             trace.append({"agent": "planner", "vocabulary": vocab.evidence()})
-            plan = DataPlan(query, vocab.types, [a.summary() for a in places], window,
-                            _aggregation(query), steps=steps + 1, trace=trace)
             trace.append({"agent": "planner", "chosen": list(vocab.types), "mode": self.mode})
-            if self.functions is not None and plan.steps < self.max_steps:
-                self._code_and_execute(plan)
-            return plan
+            return self._finish(query, vocab.types, places, window, steps + 1, trace)
         if self.mode == "llm-choice":
             cards = "\n".join(f"- {c.id} ({c.field}): {c.name}. {c.description[:160]}"
                               for c, _ in short)
@@ -372,11 +368,7 @@ class AgenticPlanner:
             trace.append({"agent": "planner", "fallback": "top retrieval candidate"})
         trace.append({"agent": "planner", "chosen": list(chosen), "mode": self.mode})
         if self.mode == "retrieval":
-            plan = DataPlan(query, chosen, [a.summary() for a in places], window,
-                            _aggregation(query), steps=steps, trace=trace)
-            if self.functions is not None and steps < self.max_steps:
-                self._code_and_execute(plan)
-            return plan
+            return self._finish(query, chosen, places, window, steps, trace)
         # the reviewer may add candidates that retrieval ranks at least this well
         reviewable = {c.id for c, sc in short if sc >= self.review_threshold * top}
         # Reviewer: integrity, then what is missing / not needed
@@ -401,6 +393,11 @@ class AgenticPlanner:
             chosen += add
             self._remember(query, f"for '{query[:80]}' the plan also needed {', '.join(add)}",
                            add)
+        return self._finish(query, chosen, places, window, steps, trace)
+
+    def _finish(self, query: str, chosen: list[str], places: list[Area],
+                window: dict[str, Any], steps: int, trace: list[dict[str, Any]]) -> DataPlan:
+        """The plan of the chosen types; the Coder and Executor run if steps are left."""
         plan = DataPlan(query, chosen, [a.summary() for a in places], window,
                         _aggregation(query), steps=steps, trace=trace)
         if self.functions is not None and steps < self.max_steps:

@@ -182,11 +182,19 @@ class Vocabulary:
             out += [f"={w}" for w in words] if exact else self._stemmer.stemWords(words)
         return tuple(out)
 
-    def mentions(self, query: str, spans: bool = False) -> list[Mention]:
-        """The concepts the question names: all matches, longest first, non-overlapping
-        (``spans``: also the ignored phrases, as mentions without types)."""
+    def _tokens(self, query: str) -> tuple[list[str], list[str]]:
+        """The question's words without the stopwords, and their stems."""
         words = [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS]
-        toks = self._stemmer.stemWords(words)
+        return words, self._stemmer.stemWords(words)
+
+    def mentions(self, query: str) -> list[Mention]:
+        """The concepts the question names: all matches, longest first, non-overlapping."""
+        return self._mentions(*self._tokens(query))[0]
+
+    def _mentions(self, words: list[str], toks: list[str]
+                  ) -> tuple[list[Mention], set[int]]:
+        """The mentions of :meth:`mentions` and the word positions every matched phrase takes
+        (the ignored phrases' too)."""
         joined = f" {' '.join(toks)} "
         found = []
         for i, tok in enumerate(toks):
@@ -211,8 +219,6 @@ class Vocabulary:
                     break
             out.append((Mention(" ".join(words[i:i + n]), i, i + n, types), con.weak))
         out.sort(key=lambda x: x[0].start)
-        if spans:
-            return [m for m, _ in out]
         strong = [m for m, weak in out if not weak and m.types]
         keep = []
         for m, weak in out:
@@ -227,13 +233,11 @@ class Vocabulary:
             if any(set(o.types) < set(m.types) for o, _ in out if o.types):
                 continue
             keep.append(m)
-        return keep
+        return keep, taken
 
-    def _stated(self, query: str, ms: list[Mention]) -> set[str]:
+    def _stated(self, toks: list[str], ms: list[Mention]) -> set[str]:
         """Types of the mentions right after a cue ("due to …", "impact of …"): the drivers
         the question states."""
-        words = [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS]
-        toks = self._stemmer.stemWords(words)
         out: set[str] = set()
         for cue in self.cues:
             for i in range(len(toks) - len(cue) + 1):
@@ -247,21 +251,18 @@ class Vocabulary:
 
     def plan(self, query: str) -> VocabularyPlan:
         """The types ``query`` needs: those of its mentions, then the drivers it implies."""
-        ms = self.mentions(query)
+        words, toks = self._tokens(query)
+        ms, taken = self._mentions(words, toks)
         targets = list(dict.fromkeys(t for m in ms for t in m.types))
-        toks = self.stems(query)
         risk = bool(self.risk & set(toks))
         # a field of drivers named outside every phrase ("weather station" names none)
-        taken = {i for m in self.mentions(query, spans=True) for i in range(m.start, m.end)}
-        words = [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS]
-        free = [t for i, t in enumerate(self._stemmer.stemWords(words)) if i not in taken]
-        joined = f" {' '.join(free)} "
+        joined = f" {' '.join(t for i, t in enumerate(toks) if i not in taken)} "
         cats = [f for f, terms in self.categories.items()
                 if any(f" {' '.join(t)} " in joined for t in terms)]
         plan = VocabularyPlan(list(targets), ms, {}, risk, cats)
         if not targets or not (risk or cats):
             return plan
-        stated = self._stated(query, ms)
+        stated = self._stated(toks, ms)
         if set(targets) <= stated:  # "when is an outage likely?" states no driver
             stated = set()
         if stated and not cats:  # the question states its driver: nothing else is added
