@@ -74,6 +74,12 @@ def run(
     llm_budget: Annotated[float, typer.Option(
         "--llm-budget", min=0.1, help="seconds the model may take per decision, every call "
         "and retry included; then the solver's plan")] = 30.0,
+    policy: Annotated[str | None, typer.Option(
+        help="self-healing policy for a living scenario with cell faults in [[events]]: noop, "
+        "rule, solver or llm (default: llm, or solver with --llm none)")] = None,
+    intervals: Annotated[int | None, typer.Option(
+        min=1, help="self-healing: reporting intervals to run (default: until two intervals "
+        "after the last fault ends)")] = None,
 ) -> None:
     """Run a scenario: the closed loop on its emulated network (the RRM engine finds verified
     plans, the LLM chooses or proposes, the twin verifies; baseline, plan, measured outcome)
@@ -90,7 +96,27 @@ def run(
                                  param_hint="--llm-mode")
     folder = out_dir or _default_run_dir(sc0.name)
     rep = None
-    if loop:
+    job = sc0.job if loop else "none"
+    heal = job in ("selfheal", "energy")
+    if policy is not None and not heal:
+        raise typer.BadParameter("only for a self-healing or energy-saving scenario "
+                                 "(usecase = \"selfheal\" / \"energy\")", param_hint="--policy")
+    if heal:
+        from twinnet.loop.selfheal import POLICIES
+
+        pol = policy or ("solver" if llm == "none" else "llm")
+        if pol not in POLICIES:
+            raise typer.BadParameter(f"{pol!r} is not one of {list(POLICIES)}",
+                                     param_hint="--policy")
+        backend, note = _make_llm(llm, llm_url, llm_model, llm_timeout) if pol == "llm" \
+            else (None, None)
+        folder.mkdir(parents=True, exist_ok=True)
+        rep = _run_usecase(job, sc0 if seed is None else sc0.with_updates(seed=seed),
+                           store_path if store_path is not None else folder / "twinnet.duckdb",
+                           pol, backend, intervals, llm_timeout)
+        if note:
+            rep["llm"]["errors"].insert(0, note)
+    elif loop:
         backend, note = _make_llm(llm, llm_url, llm_model, llm_timeout)
         folder.mkdir(parents=True, exist_ok=True)
         rep = _run_loop(sc0 if seed is None else sc0.with_updates(seed=seed),
@@ -134,7 +160,8 @@ def run(
         _print_json({**rep, "twin": ev.kpis} if rep is not None else ev.kpis)
         return
     if rep is not None:
-        _print_loop(rep, scenario)
+        {"selfheal": _print_selfheal, "energy": _print_energy}.get(job, _print_loop)(
+            rep, scenario)
     table = Table(title=f"TwinNet — {sc.name}" + (": the twin of the recorded network, before "
                                                   "any plan" if rep is not None else ""))
     table.add_column("KPI")
@@ -176,6 +203,73 @@ def _run_loop(scenario: Any, store_path: Path | None, target: float, backend: An
         return run_closed_loop(scenario, store, backend,
                                Constraints(peak_prb_utilization=target), engine=engine,
                                progress=lambda m: prog.update(task, description=m))
+
+
+def _run_usecase(job: str, scenario: Any, store_path: Path, policy: str, backend: Any,
+                 intervals: int | None, llm_timeout: float) -> dict[str, Any]:
+    from twinnet.loop.energy import run_energy
+    from twinnet.loop.selfheal import run_selfheal
+    from twinnet.store import ContextStore
+
+    run = run_selfheal if job == "selfheal" else run_energy
+    what = "self-healing" if job == "selfheal" else "energy saving"
+    with ContextStore(store_path) as store, _progress() as prog:
+        task = prog.add_task(f"{what} ({policy})", total=None)
+        return run(scenario, store, policy, backend, intervals,
+                   progress=lambda d, n: prog.update(task, completed=d, total=n),
+                   llm_timeout_s=llm_timeout)
+
+
+def _print_energy(rep: dict[str, Any], scenario: str) -> None:
+    u = rep["usecase"]
+    t = Table(title=f"energy saving — {scenario}, policy {rep['policy']} (measured on the "
+                    "emulated network against all cells on)")
+    t.add_column("measure")
+    t.add_column("policy", justify="right")
+    t.add_column("all cells on", justify="right")
+    t.add_row("energy [kWh]", f"{u['energy_kwh']:.1f}", f"{u['energy_kwh_reference']:.1f}")
+    t.add_row("served share of traffic", f"{u['served_ratio']:.3f}",
+              f"{u['served_ratio_reference']:.3f}")
+    t.add_row("mean p5 throughput [Mbit/s]", f"{u['mean_p5_throughput_mbps']:.3f}",
+              f"{u['mean_p5_throughput_mbps_reference']:.3f}")
+    t.add_row("mean outage", f"{u['mean_outage_ratio']:.4f}",
+              f"{u['mean_outage_ratio_reference']:.4f}")
+    out.print(t)
+    out.print(f"energy saved: [bold]{100 * u['energy_saved_fraction']:.1f} %[/bold] over "
+              f"{rep['intervals']} intervals; {u['cell_hours_asleep']:.0f} cell-hours asleep, "
+              f"{u['directives']} directives; intervals with a QoS limit broken: "
+              f"{u['qos_violations']}")
+    for m in rep.get("llm", {}).get("errors", []):
+        out.print(f"  · {m}")
+
+
+def _print_selfheal(rep: dict[str, Any], scenario: str) -> None:
+    t = Table(title=f"self-healing — {scenario}, policy {rep['policy']} (measured on the "
+                    "emulated network)")
+    for c in ("fault", "cell", "start", "detected", "delay", "diagnosis", "recovered",
+              "reverted"):
+        t.add_column(c, justify="left" if c in ("fault", "cell", "diagnosis") else "right")
+
+    def hm(s: Any) -> str:
+        return "—" if s is None else f"{s / 3600:.2f} h"
+
+    for e in rep["events"]:
+        ok = e.get("diagnosis_correct")
+        diag = "—" if e["diagnosis"] is None else (
+            f"[green]{e['diagnosis']}[/green]" if ok else f"[red]{e['diagnosis']}[/red]")
+        rf = e.get("recovered_fraction")
+        t.add_row(e["type"], e["cell"], hm(e["start_s"]), hm(e["detected_s"]),
+                  "missed" if e["detected_s"] is None else f"{e['delay_s'] / 60:.0f} min",
+                  diag, "—" if rf is None else f"{rf:.2f}", hm(e.get("reverted_s")))
+    out.print(t)
+    for e in rep["events"]:
+        if e.get("explanation"):
+            out.print(f"  {e['explanation']}  [dim]({e.get('explained_by')})[/dim]")
+    out.print(f"false alarms: {rep['false_alarms']} in {rep['cell_days_monitored']:.1f} "
+              f"cell-days; users out of service: {rep['out_of_service_user_hours']:.0f} "
+              f"user-hours; {len(rep['plan'])} directives")
+    for m in rep.get("llm", {}).get("errors", []):
+        out.print(f"  · {m}")
 
 
 def _print_loop(rep: dict[str, Any], scenario: str) -> None:

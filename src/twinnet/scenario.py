@@ -153,6 +153,9 @@ class Carrier(_Model):
     #: lit on every sector from the start; ``false``: a capacity reserve whose cells are built
     #: switched off (the ``add_carrier`` action lights it on a sector)
     active: bool = True
+    #: cell individual offset of this carrier's cells [dB] (cell selection ranks RSRP + offset):
+    #: a capacity layer is made the users' first choice where it reaches them
+    offset_db: float = Field(0.0, ge=-24.0, le=24.0)
 
     @model_validator(mode="after")
     def _check_prb(self) -> Carrier:
@@ -679,7 +682,20 @@ class Scenario(_Model):
     simulation: Simulation | None = None
     events: list[Event] = Field(default_factory=list)
     truth: Truth = Field(default_factory=Truth)
+    #: the job ``twinnet run`` does on this network: ``capacity`` (the congested-cell loop),
+    #: ``selfheal`` (detect, diagnose, compensate cell faults; needs [simulation]),
+    #: ``energy`` (capacity cells sleep at low load over a day; needs [simulation]); absent:
+    #: ``selfheal`` for a living network with cell faults in [[events]], else ``capacity``
+    usecase: Literal["capacity", "selfheal", "energy"] | None = None
     base_dir: str | None = Field(None, exclude=True)
+
+    @property
+    def job(self) -> str:
+        """:attr:`usecase`, or the one the scenario implies."""
+        if self.usecase is not None:
+            return self.usecase
+        faults = any(isinstance(e, CellOutage | TiltFault | PaDegradation) for e in self.events)
+        return "selfheal" if self.simulation is not None and faults else "capacity"
 
     @model_validator(mode="after")
     def _groups(self) -> Scenario:
@@ -700,6 +716,9 @@ class Scenario(_Model):
         if self.events and self.simulation is None:
             raise _FieldProblem("events", len(self.events),
                                 "a [simulation] table: events happen in time")
+        if self.usecase in ("selfheal", "energy") and self.simulation is None:
+            raise _FieldProblem("usecase", self.usecase,
+                                "a [simulation] table: this use case runs in time")
         return self
 
     @property

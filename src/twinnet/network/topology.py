@@ -375,6 +375,7 @@ def build_network(scenario: Scenario, small_cells: bool = True) -> Network:
         for k, car in enumerate(scenario.carriers):
             rows.append((s, sec, k, az, mt, et, car.tx_power_dbm if p is None else p))
     active = [bool(scenario.carriers[int(r[2])].active) for r in rows]
+    cio = [float(scenario.carriers[int(r[2])].offset_db) for r in rows]
     height_l = [float(h) for h in heights]
     pos_l = [tuple(p) for p in pos]
     n_macro = len(names)
@@ -392,6 +393,7 @@ def build_network(scenario: Scenario, small_cells: bool = True) -> Network:
             rows.append((n_macro + i, 0, k, sc.bearing_deg, 0.0, sc.electrical_tilt_deg,
                          sc.tx_power_dbm))
             active.append(sc.active)
+            cio.append(0.0)
     pos = np.asarray(pos_l, dtype=np.float64).reshape(-1, 2)
     arr = np.array(rows, dtype=np.float64)
     return Network(
@@ -407,7 +409,7 @@ def build_network(scenario: Scenario, small_cells: bool = True) -> Network:
         cell_mech_tilt_deg=arr[:, 4].copy(),
         cell_elec_tilt_deg=arr[:, 5].copy(),
         cell_tx_power_dbm=arr[:, 6].copy(),
-        cell_cio_db=np.zeros(len(rows)),
+        cell_cio_db=np.asarray(cio, dtype=np.float64),
         cell_active=np.array(active, dtype=bool),
         wrap_shifts_m=shifts,
         isd_m=isd,

@@ -1,0 +1,194 @@
+"""Operations use cases on the living network: no-op, rule, solver only and LLM-assisted.
+
+Runs each use-case scenario under each policy on the same seeds (the scenario's seed and its
+truth's seed both set to each seed: other users, other hidden tilt / EIRP errors, other loss
+areas) and scores it on the emulated network, the truth. For ``selfheal``:
+
+* detected — injected cell faults found (of all), and the mean detection delay;
+* diagnosis — share of the detected faults whose root cause is named right;
+* recovered — mean ``recovered_fraction`` of the outages (users the fault took out of service
+  that have service again, measured on forks of the emulator);
+* false alarms per cell-day; out-of-service user-hours over the monitored intervals;
+  directives issued.
+
+For ``night_energy`` (one day): energy against a fork of the emulator that keeps every cell on
+(EARTH model), the share of offered traffic served and the mean p5 throughput of both, the
+intervals where a QoS limit broke, cell-hours asleep and directives.
+
+Prints a table per use case and writes JSON (``benchmarks/results/usecases.json``).
+
+Run::
+
+    python benchmarks/usecases.py                        # ~25 min on 2 cores (2 seeds)
+    python benchmarks/usecases.py --seeds 11 --policies rule,solver --usecases selfheal
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from twinnet.loop.energy import run_energy
+from twinnet.loop.selfheal import POLICIES, run_selfheal
+from twinnet.scenario import load_scenario
+from twinnet.store import ContextStore
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _backend(kind: str) -> Any:
+    if kind == "none":
+        return None
+    from twinnet.llm.backends import make_backend
+
+    return make_backend("embedded")
+
+
+def selfheal_row(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One policy's scores over its runs (one per seed)."""
+    ev = [e for r in reports for e in r["events"]]
+    found = [e for e in ev if e["detected_s"] is not None]
+    outages = [e["recovered_fraction"] for e in ev
+               if e["type"] == "cell_outage" and e["recovered_fraction"] is not None]
+    days = sum(r["cell_days_monitored"] for r in reports)
+    return {
+        "faults": len(ev), "detected": len(found),
+        "mean_delay_min": float(np.mean([e["delay_s"] for e in found]) / 60) if found else None,
+        "diagnosis_accuracy": float(np.mean([bool(e["diagnosis_correct"]) for e in found]))
+        if found else None,
+        "recovered_fraction": float(np.mean(outages)) if outages else None,
+        "false_alarms_per_cell_day": sum(r["false_alarms"] for r in reports) / days
+        if days else None,
+        "out_of_service_user_hours": float(np.mean([r["out_of_service_user_hours"]
+                                                    for r in reports])),
+        "directives": float(np.mean([len(r["plan"]) for r in reports])),
+        "llm_explanations": sum(e.get("explained_by") == "llm" for e in found),
+        "wall_s": float(np.mean([r["timings_s"]["total"] for r in reports])),
+    }
+
+
+def energy_row(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One policy's energy-saving scores over its runs (one per seed)."""
+    u = [r["usecase"] for r in reports]
+    e, e0 = sum(x["energy_kwh"] for x in u), sum(x["energy_kwh_reference"] for x in u)
+    return {
+        "energy_kwh": e / len(u), "energy_kwh_reference": e0 / len(u),
+        "energy_saved_fraction": (e0 - e) / e0 if e0 else 0.0,
+        "served_ratio": float(np.mean([x["served_ratio"] for x in u])),
+        "served_ratio_reference": float(np.mean([x["served_ratio_reference"] for x in u])),
+        "mean_p5_throughput_mbps": float(np.mean([x["mean_p5_throughput_mbps"] for x in u])),
+        "mean_p5_throughput_mbps_reference": float(np.mean(
+            [x["mean_p5_throughput_mbps_reference"] for x in u])),
+        "qos_violations": sum(x["qos_violations"] for x in u),
+        "intervals": sum(r["intervals"] for r in reports),
+        "cell_hours_asleep": float(np.mean([x["cell_hours_asleep"] for x in u])),
+        "directives": float(np.mean([x["directives"] for x in u])),
+        "wall_s": float(np.mean([r["timings_s"]["total"] for r in reports])),
+    }
+
+
+def _energy_table(rows: dict[str, dict[str, Any]], n_seeds: int) -> Table:
+    t = Table(title=f"night_energy — {n_seeds} seeds × 24 h, scored on the emulated network "
+                    "against a fork with every cell on")
+    for c in ("policy", "energy saved", "served (all on)", "p5 Mbit/s (all on)",
+              "QoS breaks / intervals", "cell-h asleep", "directives"):
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for p, r in rows.items():
+        t.add_row(p, f"{100 * r['energy_saved_fraction']:.1f} %",
+                  f"{r['served_ratio']:.3f} ({r['served_ratio_reference']:.3f})",
+                  f"{r['mean_p5_throughput_mbps']:.3f} "
+                  f"({r['mean_p5_throughput_mbps_reference']:.3f})",
+                  f"{r['qos_violations']}/{r['intervals']}", f"{r['cell_hours_asleep']:.0f}",
+                  f"{r['directives']:.0f}")
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", default="11,12", help="comma-separated seeds")
+    ap.add_argument("--policies", default=",".join(POLICIES))
+    ap.add_argument("--llm", default="embedded", choices=["embedded", "none"],
+                    help="model for the llm policy (none: the llm policy runs as solver)")
+    ap.add_argument("--usecases", default="selfheal,night_energy")
+    ap.add_argument("--out", type=Path, default=RESULTS / "usecases.json")
+    a = ap.parse_args()
+    seeds = [int(s) for s in a.seeds.split(",") if s]
+    policies = [p for p in a.policies.split(",") if p]
+    bad = [p for p in policies if p not in POLICIES]
+    if bad:
+        raise SystemExit(f"--policies: {bad[0]!r} is not one of {list(POLICIES)}")
+    con = Console()
+    cases = [c for c in a.usecases.split(",") if c]
+    backend = _backend(a.llm) if "llm" in policies else None
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    for case, fn in (("selfheal", _selfheal), ("night_energy", _energy)):
+        if case in cases:  # written after each use case: a long run keeps what it finished
+            result[case] = fn(con, seeds, policies, backend)
+            result["wall_s"] = time.perf_counter() - t0
+            a.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    con.print(f"wrote {a.out}")
+
+
+def _runs(con: Console, name: str, run: Any, seeds: list[int], policies: list[str],
+          backend: Any, line: Any) -> dict[str, list[dict[str, Any]]]:
+    """Every policy on every seed (the scenario's and its truth's seed both set to it)."""
+    base = load_scenario(name)
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
+    for seed in seeds:
+        sc = base.with_updates(seed=seed, truth={**base.truth.model_dump(), "seed": seed})
+        for p in policies:
+            with ContextStore(":memory:") as store:
+                rep = run(sc, store, p, backend if p == "llm" else None)
+            rep.pop("timeline", None)
+            runs[p].append(rep)
+            con.print(f"seed {seed} {p}: {line(rep)}, {rep['timings_s']['total']:.0f} s")
+    return runs
+
+
+def _energy(con: Console, seeds: list[int], policies: list[str], backend: Any
+            ) -> dict[str, Any]:
+    runs = _runs(con, "night_energy", run_energy, seeds, policies, backend, lambda r: (
+        f"{100 * r['usecase']['energy_saved_fraction']:.1f} % saved, "
+        f"{r['usecase']['qos_violations']} QoS breaks"))
+    rows = {p: energy_row(r) for p, r in runs.items()}
+    con.print(_energy_table(rows, len(seeds)))
+    return {"seeds": seeds, "rows": rows, "runs": runs}
+
+
+def _selfheal(con: Console, seeds: list[int], policies: list[str], backend: Any
+              ) -> dict[str, Any]:
+    base = load_scenario("selfheal")
+    runs = _runs(con, "selfheal", run_selfheal, seeds, policies, backend, lambda r: (
+        f"{sum(e['detected_s'] is not None for e in r['events'])}/{len(r['events'])} "
+        f"detected, {r['false_alarms']} false alarms"))
+    rows = {p: selfheal_row(r) for p, r in runs.items()}
+    t = Table(title=f"selfheal — {len(seeds)} seeds × {len(base.events)} faults, scored on "
+                    "the emulated network")
+    cols = ("policy", "detected", "delay [min]", "diagnosis", "recovered (outage)",
+            "false alarms / cell-day", "out of service [user-h]", "directives")
+    for c in cols:
+        t.add_column(c, justify="left" if c == "policy" else "right")
+
+    def f(v: Any, fmt: str) -> str:
+        return "—" if v is None else format(v, fmt)
+
+    for p, r in rows.items():
+        t.add_row(p, f"{r['detected']}/{r['faults']}", f(r["mean_delay_min"], ".0f"),
+                  f(r["diagnosis_accuracy"], ".2f"), f(r["recovered_fraction"], ".2f"),
+                  f(r["false_alarms_per_cell_day"], ".2f"),
+                  f(r["out_of_service_user_hours"], ".0f"), f(r["directives"], ".1f"))
+    con.print(t)
+    return {"seeds": seeds, "rows": rows, "runs": runs}
+
+
+if __name__ == "__main__":
+    main()
