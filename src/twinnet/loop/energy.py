@@ -24,6 +24,10 @@
     as ``solver``, the language model choosing among the points the policy allows (an index,
     validated; the policy's point when the model fails).
 
+A woken cell gets its offset raised by ``wake_boost_db`` for one period (a wake procedure): the
+users the night moved to the coverage layer are connected, do not reselect, and A3 hands them
+back only past its margin — without the boost they stay on the smaller carrier all day.
+
 Everything is measured on the emulator against a **reference fork** of it that keeps every
 cell on (same users, same random streams): the energy of both (EARTH model on the recorded
 configuration and the counters' PRB utilisation), and per interval the served share of the
@@ -44,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from twinnet.actions import ActionPlan, SetCellActive
+from twinnet.actions import ActionPlan, SetCellActive, SetCellOffset
 from twinnet.emulator import NetworkEmulator
 from twinnet.errors import InputError
 from twinnet.policy.energy import cell_power_w
@@ -69,7 +73,7 @@ class EnergyLoop:
                  backend: ChatBackend | None = None, every: int = 4, p5_fraction: float = 0.9,
                  outage_margin: float = 0.005, max_prb_utilization: float = 0.8,
                  served_margin: float = 0.01, sleep_below: float = 0.1,
-                 room_below: float = 0.5, wake_above: float = 0.7,
+                 room_below: float = 0.5, wake_above: float = 0.7, wake_boost_db: float = 4.0,
                  bs_type: str = "macro", llm_timeout_s: float = 30.0,
                  progress: Callable[[int, int], None] | None = None):
         if policy not in ENERGY_POLICIES:
@@ -86,6 +90,8 @@ class EnergyLoop:
         self.served_margin = served_margin
         self.max_prb = max_prb_utilization
         self.sleep_below, self.room_below, self.wake_above = sleep_below, room_below, wake_above
+        self.wake_boost_db = wake_boost_db
+        self._boosted: list[int] = []
         self.bs_type = bs_type
         self.llm_timeout_s = llm_timeout_s
         self.progress = progress
@@ -96,6 +102,7 @@ class EnergyLoop:
         self.sync.publish_topology(self.emu.recorded, self.sc)
         self.report_s = float(self.sc.simulation.report_s)
         self.candidates = capacity_cells(self.twin)
+        self._offset0 = self.twin.network.cell_cio_db.copy()
         if not self.candidates:
             raise InputError("scenario.carriers", [c.name for c in self.sc.carriers],
                              "a capacity carrier above the coverage carrier: nothing could "
@@ -238,8 +245,22 @@ class EnergyLoop:
         else:
             sleep, info = self._solver((ts + pd.Timedelta(seconds=self.report_s)).hour, cand)
         net = self.twin.network
-        acts = [SetCellActive(cell=net.cell_names[c], active=c not in sleep)
-                for c in self.candidates if bool(net.cell_active[c]) == (c in sleep)]
+        acts: list[Any] = [SetCellActive(cell=net.cell_names[c], active=c not in sleep)
+                           for c in self.candidates if bool(net.cell_active[c]) == (c in sleep)]
+        # wake procedure: a woken cell's offset is raised by ``wake_boost_db`` for one period,
+        # so the users the night moved to the coverage layer hand back (A3 needs its margin
+        # and connected users do not reselect); then the usual offset returns
+        woken = [c for c in self.candidates if not net.cell_active[c] and c not in sleep]
+        for c in self._boosted:
+            if c not in woken:
+                acts.append(SetCellOffset(cell=net.cell_names[c],
+                                          offset_db=float(self._offset0[c])))
+        self._boosted = []
+        if self.wake_boost_db > 0:
+            for c in woken:
+                acts.append(SetCellOffset(cell=net.cell_names[c], offset_db=float(
+                    min(self._offset0[c] + self.wake_boost_db, 24.0))))
+                self._boosted.append(c)
         self.timing["decide"] += time.perf_counter() - t0
         self.decisions.append({"ts": str(ts), "asleep": len(sleep), "changes": len(acts),
                                "measured_peak_prb_utilization": measured_peak,
@@ -255,7 +276,7 @@ class EnergyLoop:
                                        **({"chosen": info["chosen"]} if "chosen" in info
                                           else {})},
                                        "applied", self.policy, ts=ts)
-            self.directives += len(acts)
+            self.directives += sum(isinstance(a, SetCellActive) for a in acts)
 
     # ------------------------------------------------------------------ run
     def default_intervals(self) -> int:
