@@ -104,3 +104,32 @@ def test_night_loop_saves_energy_and_holds_qos_on_the_emulator(night):
 def test_a_single_layer_network_has_nothing_to_sleep():
     with ContextStore(":memory:") as store, pytest.raises(InputError, match="capacity"):
         EnergyLoop("hotspot_live", store)
+
+
+def test_a_woken_cell_is_boosted_for_one_period_then_restored(night):
+    """The wake procedure: connected users moved to the coverage layer hand back only past the
+    A3 margin, so a woken cell's offset is raised for one period."""
+    import pandas as pd
+
+    from twinnet.actions import ActionPlan, SetCellActive
+
+    with ContextStore(":memory:") as store:
+        loop = EnergyLoop(night, store, "rule", wake_boost_db=4.0)
+        net = loop.twin.network
+        c = loop.candidates[0]
+        name = net.cell_names[c]
+        base = float(net.cell_cio_db[c])
+        loop.sync.v2p(loop.emu, ActionPlan(actions=[SetCellActive(cell=name, active=False)]))
+
+        def kpis(cov: float, cap: float) -> pd.DataFrame:
+            util = [cap if k in loop.candidates else cov for k in range(net.n_cells)]
+            return pd.DataFrame({"cell_id": loop.twin.network.cell_names, "prb_util_dl": util})
+
+        ts = loop.emu.clock
+        loop._decide(ts, kpis(cov=0.9, cap=0.0))      # the coverage cell is busy: wake
+        assert loop.twin.network.cell_active[c] and loop.emu.recorded.cell_active[c]
+        assert loop.emu.recorded.cell_cio_db[c] == pytest.approx(base + 4.0)
+        loop._decide(ts, kpis(cov=0.6, cap=0.2))      # neither sleep nor wake: restore
+        assert loop.emu.recorded.cell_active[c]
+        assert loop.emu.recorded.cell_cio_db[c] == pytest.approx(base)
+        assert loop.twin.network.cell_cio_db[c] == pytest.approx(base)
