@@ -103,6 +103,8 @@ class EnergyLoop:
         self.report_s = float(self.sc.simulation.report_s)
         self.candidates = capacity_cells(self.twin)
         self._offset0 = self.twin.network.cell_cio_db.copy()
+        #: capacity cell → the coverage cell of its sector (the topology does not change)
+        self.cover = self._coverage_of()
         if not self.candidates:
             raise InputError("scenario.carriers", [c.name for c in self.sc.carriers],
                              "a capacity carrier above the coverage carrier: nothing could "
@@ -146,21 +148,17 @@ class EnergyLoop:
                 out[c] = k
         return out
 
-    def _rule(self, kpis: pd.DataFrame) -> set[int]:
+    def _rule(self, util: np.ndarray) -> set[int]:
+        """The threshold rule on the counters' PRB utilisation (class docstring)."""
         net = self.twin.network
-        util = kpis.set_index("cell_id")["prb_util_dl"].reindex(net.cell_names).fillna(0.0)
-        u = util.to_numpy()
-        asleep = {c for c in self.candidates if not net.cell_active[c]}
         out: set[int] = set()
-        cov = {(int(net.cell_site[c]), int(net.cell_sector[c])): c for c in range(net.n_cells)
-               if c not in self.candidates}
         for c in self.candidates:
-            k = cov.get((int(net.cell_site[c]), int(net.cell_sector[c])))
-            cu = u[k] if k is not None else 1.0
-            if c in asleep:
+            k = self.cover.get(c)
+            cu = util[k] if k is not None else 1.0
+            if not net.cell_active[c]:
                 if cu <= self.wake_above:
                     out.add(c)
-            elif u[c] < self.sleep_below and cu < self.room_below:
+            elif util[c] < self.sleep_below and cu < self.room_below:
                 out.add(c)
         return out
 
@@ -227,7 +225,7 @@ class EnergyLoop:
         # and a cell whose carried load would not fit in its sector's coverage cell below
         # ``room_below`` (PRB-time scaled by the carriers' bandwidths) is not offered either:
         # the twin spreads demand by its profile, the counters see the local peaks it smooths
-        cov = self._coverage_of()
+        cov = self.cover
         bw = rec.cell_n_prb_available * rec.cell_prb_hz
 
         def fits(c: int) -> bool:
@@ -239,7 +237,7 @@ class EnergyLoop:
 
         cand = [c for c in self.candidates if int(rec.cell_site[c]) not in hot_sites and fits(c)]
         if self.policy == "rule":
-            sleep = self._rule(kpis)
+            sleep = self._rule(util)
         elif not cand:
             sleep, info = set(), {"why": "every site has a cell above the limit: all on"}
         else:

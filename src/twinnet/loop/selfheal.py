@@ -61,6 +61,7 @@ from twinnet.rrm.capacity import neighbour_cells
 from twinnet.rrm.compensation import solve_compensation
 from twinnet.scenario import CellOutage, PaDegradation, Scenario, TiltFault, load_scenario
 from twinnet.store.context import ContextStore
+from twinnet.twin.fidelity import predict_reports
 from twinnet.twin.sync import TwinSync
 from twinnet.twin.twin import DigitalTwin
 from twinnet.twin.whatif import what_if_load
@@ -170,8 +171,11 @@ class SelfHealingLoop:
     def _interval(self, i: int) -> None:
         ts = self.emu.clock
         t0 = time.perf_counter()
-        pred = self.twin.evaluate_load(hour=ts.hour)
-        pred_util = pd.Series(np.asarray(pred.prb_utilization), index=self.twin.network.cell_names)
+        pred_util = None  # the twin's load for the interval: evidence once residuals are read
+        if self.policy != "noop" and i >= self.warmup:
+            pred = self.twin.evaluate_load(hour=ts.hour)
+            pred_util = pd.Series(np.asarray(pred.prb_utilization),
+                                  index=self.twin.network.cell_names)
         tel = self.emu.step()
         self.timing["simulate"] += time.perf_counter() - t0
         self.sync.p2v(tel, update_demand=False)
@@ -226,7 +230,7 @@ class SelfHealingLoop:
         RadioCalibration().fit_store(self.store, source=self.sync.source,
                                      twin=self.twin).attach(self.twin)
 
-    def _early(self, i: int, tel: Any, pred_util: pd.Series, down: list[str],
+    def _early(self, i: int, tel: Any, pred_util: pd.Series | None, down: list[str],
                cleared: set[str]) -> None:
         """An interval of the warm-up or baseline: outages on alarms, then learning."""
         for cell, inc in list(self.open.items()):
@@ -415,8 +419,6 @@ class SelfHealingLoop:
         mine = reports[reports["cell_id"].astype(str) == inc.cell]
         if len(mine) < self.detector.min_rows:
             return False
-        from twinnet.twin.fidelity import predict_reports
-
         mu = float(self.detector.mu_rsrp.get(inc.cell, 0.0))
         with_fault = predict_reports(self.twin, mine)
         bare = self.twin.copy()
