@@ -15,11 +15,16 @@ For ``night_energy`` (one day): energy against a fork of the emulator that keeps
 (EARTH model), the share of offered traffic served and the mean p5 throughput of both, the
 intervals where a QoS limit broke, cell-hours asleep and directives.
 
+For ``milan_day`` (one day of real Milan demand; policies also ``reactive``: the solver on the
+traffic just measured, where ``solver`` and ``llm`` act on the L2 forecast): congested
+cell-minutes (PRB utilisation ≥ 0.9), the mean and worst p5 UE throughput, the served share,
+directives, plans made before any cell was congested, plans undone, small-cell hours.
+
 Prints a table per use case and writes JSON (``benchmarks/results/usecases.json``).
 
 Run::
 
-    python benchmarks/usecases.py                        # ~25 min on 2 cores (2 seeds)
+    python benchmarks/usecases.py                        # ~50 min on 2 cores (2 seeds)
     python benchmarks/usecases.py --seeds 11 --policies rule,solver --usecases selfheal
 """
 
@@ -36,11 +41,13 @@ from rich.console import Console
 from rich.table import Table
 
 from twinnet.loop.energy import run_energy
+from twinnet.loop.proactive import PROACTIVE_POLICIES, run_proactive
 from twinnet.loop.selfheal import POLICIES, run_selfheal
 from twinnet.scenario import load_scenario
 from twinnet.store import ContextStore
 
 RESULTS = Path(__file__).parent / "results"
+USECASES = ("selfheal", "night_energy", "milan_day")
 
 
 def _backend(kind: str) -> Any:
@@ -113,26 +120,31 @@ def _energy_table(rows: dict[str, dict[str, Any]], n_seeds: int) -> Table:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="11,12", help="comma-separated seeds")
-    ap.add_argument("--policies", default=",".join(POLICIES))
+    ap.add_argument("--policies", default=",".join(PROACTIVE_POLICIES),
+                    help="comma-separated (reactive: milan_day only)")
     ap.add_argument("--llm", default="embedded", choices=["embedded", "none"],
                     help="model for the llm policy (none: the llm policy runs as solver)")
-    ap.add_argument("--usecases", default="selfheal,night_energy")
+    ap.add_argument("--usecases", default="selfheal,night_energy,milan_day")
     ap.add_argument("--out", type=Path, default=RESULTS / "usecases.json")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",") if s]
     policies = [p for p in a.policies.split(",") if p]
-    bad = [p for p in policies if p not in POLICIES]
+    bad = [p for p in policies if p not in PROACTIVE_POLICIES]
     if bad:
-        raise SystemExit(f"--policies: {bad[0]!r} is not one of {list(POLICIES)}")
+        raise SystemExit(f"--policies: {bad[0]!r} is not one of {list(PROACTIVE_POLICIES)}")
     con = Console()
     cases = [c for c in a.usecases.split(",") if c]
     backend = _backend(a.llm) if "llm" in policies else None
     t0 = time.perf_counter()
     result: dict[str, Any] = {}
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    for case, fn in (("selfheal", _selfheal), ("night_energy", _energy)):
+    if a.out.exists():  # a run of some use cases keeps the others' results
+        result = {k: v for k, v in json.loads(a.out.read_text()).items() if k in USECASES}
+    for case, fn in (("selfheal", _selfheal), ("night_energy", _energy),
+                     ("milan_day", _proactive)):
         if case in cases:  # written after each use case: a long run keeps what it finished
-            result[case] = fn(con, seeds, policies, backend)
+            pol = policies if case == "milan_day" else [p for p in policies if p in POLICIES]
+            result[case] = fn(con, seeds, pol, backend)
             result["wall_s"] = time.perf_counter() - t0
             a.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     con.print(f"wrote {a.out}")
@@ -161,6 +173,47 @@ def _energy(con: Console, seeds: list[int], policies: list[str], backend: Any
         f"{r['usecase']['qos_violations']} QoS breaks"))
     rows = {p: energy_row(r) for p, r in runs.items()}
     con.print(_energy_table(rows, len(seeds)))
+    return {"seeds": seeds, "rows": rows, "runs": runs}
+
+
+def proactive_row(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One policy's proactive-capacity scores over its runs (one per seed)."""
+    u = [r["usecase"] for r in reports]
+
+    def mean(k: str) -> float:
+        return float(np.mean([x[k] for x in u]))
+
+    return {"congested_cell_minutes": mean("congested_cell_minutes"),
+            "p5_throughput_mbps": mean("p5_throughput_mbps"),
+            "p5_throughput_mbps_worst_interval": mean("p5_throughput_mbps_worst_interval"),
+            "served_ratio": mean("served_ratio"), "directives": mean("directives"),
+            "plans": mean("plans"), "plans_before_congestion": mean("plans_before_congestion"),
+            "undos": mean("undos"), "small_cell_hours": mean("small_cell_hours"),
+            "forecast_nrmse": (float(np.mean([x["forecast"]["mean_nrmse"] for x in u]))
+                               if all(x["forecast"] and x["forecast"]["mean_nrmse"] is not None
+                                      for x in u) else None),
+            "wall_s": float(np.mean([r["timings_s"]["total"] for r in reports]))}
+
+
+def _proactive(con: Console, seeds: list[int], policies: list[str], backend: Any
+               ) -> dict[str, Any]:
+    runs = _runs(con, "milan_day", run_proactive, seeds, policies, backend, lambda r: (
+        f"{r['usecase']['congested_cell_minutes']:.0f} congested cell-min, p5 "
+        f"{r['usecase']['p5_throughput_mbps']:.2f} Mbit/s, {r['usecase']['directives']} "
+        "directives"))
+    rows = {p: proactive_row(r) for p, r in runs.items()}
+    t = Table(title=f"milan_day — {len(seeds)} seeds × 24 h of Milan demand, scored on the "
+                    "emulated network")
+    for c in ("policy", "congested cell-min", "p5 UE Mbit/s (worst)", "served",
+              "directives", "plans (ahead) / undone", "small-cell h"):
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for p, r in rows.items():
+        t.add_row(p, f"{r['congested_cell_minutes']:.0f}",
+                  f"{r['p5_throughput_mbps']:.2f} ({r['p5_throughput_mbps_worst_interval']:.2f})",
+                  f"{r['served_ratio']:.3f}", f"{r['directives']:.0f}",
+                  f"{r['plans']:.0f} ({r['plans_before_congestion']:.0f}) / {r['undos']:.0f}",
+                  f"{r['small_cell_hours']:.0f}")
+    con.print(t)
     return {"seeds": seeds, "rows": rows, "runs": runs}
 
 

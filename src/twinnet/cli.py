@@ -75,8 +75,8 @@ def run(
         "--llm-budget", min=0.1, help="seconds the model may take per decision, every call "
         "and retry included; then the solver's plan")] = 30.0,
     policy: Annotated[str | None, typer.Option(
-        help="self-healing policy for a living scenario with cell faults in [[events]]: noop, "
-        "rule, solver or llm (default: llm, or solver with --llm none)")] = None,
+        help="policy of a use case (self-healing, energy saving: noop, rule, solver or llm; "
+        "proactive capacity: also reactive) (default: llm, or solver with --llm none)")] = None,
     intervals: Annotated[int | None, typer.Option(
         min=1, help="self-healing: reporting intervals to run (default: until two intervals "
         "after the last fault ends)")] = None,
@@ -97,16 +97,19 @@ def run(
     folder = out_dir or _default_run_dir(sc0.name)
     rep = None
     job = sc0.job if loop else "none"
-    heal = job in ("selfheal", "energy")
+    heal = job in ("selfheal", "energy", "proactive")
     if policy is not None and not heal:
-        raise typer.BadParameter("only for a self-healing or energy-saving scenario "
-                                 "(usecase = \"selfheal\" / \"energy\")", param_hint="--policy")
+        raise typer.BadParameter("only for a self-healing, energy-saving or proactive-capacity "
+                                 "scenario (usecase = \"selfheal\" / \"energy\" / "
+                                 "\"proactive\")", param_hint="--policy")
     if heal:
+        from twinnet.loop.proactive import PROACTIVE_POLICIES
         from twinnet.loop.selfheal import POLICIES
 
         pol = policy or ("solver" if llm == "none" else "llm")
-        if pol not in POLICIES:
-            raise typer.BadParameter(f"{pol!r} is not one of {list(POLICIES)}",
+        allowed = PROACTIVE_POLICIES if job == "proactive" else POLICIES
+        if pol not in allowed:
+            raise typer.BadParameter(f"{pol!r} is not one of {list(allowed)}",
                                      param_hint="--policy")
         backend, note = _make_llm(llm, llm_url, llm_model, llm_timeout) if pol == "llm" \
             else (None, None)
@@ -160,7 +163,8 @@ def run(
         _print_json({**rep, "twin": ev.kpis} if rep is not None else ev.kpis)
         return
     if rep is not None:
-        {"selfheal": _print_selfheal, "energy": _print_energy}.get(job, _print_loop)(
+        {"selfheal": _print_selfheal, "energy": _print_energy,
+         "proactive": _print_proactive}.get(job, _print_loop)(
             rep, scenario)
     table = Table(title=f"TwinNet — {sc.name}" + (": the twin of the recorded network, before "
                                                   "any plan" if rep is not None else ""))
@@ -208,11 +212,13 @@ def _run_loop(scenario: Any, store_path: Path | None, target: float, backend: An
 def _run_usecase(job: str, scenario: Any, store_path: Path, policy: str, backend: Any,
                  intervals: int | None, llm_timeout: float) -> dict[str, Any]:
     from twinnet.loop.energy import run_energy
+    from twinnet.loop.proactive import run_proactive
     from twinnet.loop.selfheal import run_selfheal
     from twinnet.store import ContextStore
 
-    run = run_selfheal if job == "selfheal" else run_energy
-    what = "self-healing" if job == "selfheal" else "energy saving"
+    run = {"selfheal": run_selfheal, "energy": run_energy, "proactive": run_proactive}[job]
+    what = {"selfheal": "self-healing", "energy": "energy saving",
+            "proactive": "proactive capacity"}[job]
     with ContextStore(store_path) as store, _progress() as prog:
         task = prog.add_task(f"{what} ({policy})", total=None)
         return run(scenario, store, policy, backend, intervals,
@@ -240,6 +246,30 @@ def _print_energy(rep: dict[str, Any], scenario: str) -> None:
               f"{u['directives']} directives; intervals with a QoS limit broken: "
               f"{u['qos_violations']}")
     for m in rep.get("llm", {}).get("errors", []):
+        out.print(f"  · {m}")
+
+
+def _print_proactive(rep: dict[str, Any], scenario: str) -> None:
+    u = rep["usecase"]
+    t = Table(title=f"proactive capacity — {scenario}, policy {rep['policy']} (measured on the "
+                    "emulated network)")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_row(f"congested cell-minutes (PRB ≥ {u['congestion_threshold']:g})",
+              f"{u['congested_cell_minutes']:.0f}")
+    t.add_row("mean p5 UE throughput [Mbit/s]", f"{u['p5_throughput_mbps']:.2f}")
+    t.add_row("worst interval's p5 UE throughput [Mbit/s]",
+              f"{u['p5_throughput_mbps_worst_interval']:.2f}")
+    t.add_row("served share of traffic", f"{u['served_ratio']:.3f}")
+    t.add_row("directives (actions sent)", str(u["directives"]))
+    t.add_row("plans / before congestion / undone",
+              f"{u['plans']} / {u['plans_before_congestion']} / {u['undos']}")
+    t.add_row("small-cell hours on", f"{u['small_cell_hours']:.1f}")
+    f = u["forecast"] or {}
+    if f.get("mean_nrmse") is not None:
+        t.add_row(f"L2 forecast NRMSE ({f['model']})", f"{f['mean_nrmse']:.3f}")
+    out.print(t)
+    for m in rep.get("llm", {}).get("errors", [])[:5]:
         out.print(f"  · {m}")
 
 

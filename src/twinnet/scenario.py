@@ -686,7 +686,7 @@ class Scenario(_Model):
     #: ``selfheal`` (detect, diagnose, compensate cell faults; needs [simulation]),
     #: ``energy`` (capacity cells sleep at low load over a day; needs [simulation]); absent:
     #: ``selfheal`` for a living network with cell faults in [[events]], else ``capacity``
-    usecase: Literal["capacity", "selfheal", "energy"] | None = None
+    usecase: Literal["capacity", "selfheal", "energy", "proactive"] | None = None
     base_dir: str | None = Field(None, exclude=True)
 
     @property

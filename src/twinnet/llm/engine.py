@@ -97,8 +97,8 @@ if TYPE_CHECKING:
     from twinnet.store.context import ContextStore
     from twinnet.twin.twin import DigitalTwin, Evaluation
 
-__all__ = ["DECISION_MODES", "Decision", "DecisionEngine", "LLMStats", "proposal_schema",
-           "refine_options"]
+__all__ = ["DECISION_MODES", "Decision", "DecisionEngine", "LLMStats", "Outlook",
+           "proposal_schema", "refine_options"]
 
 #: how the model takes part in a decision (see the module docstring)
 DECISION_MODES = ("choose", "propose")
@@ -213,6 +213,31 @@ class Alternative:
                 "plan": self.plan.model_dump()["actions"], "cost": self.plan.cost(),
                 "predicted": {k: self.verification.predicted.get(k) for k in (
                     "peak_prb_utilization", "p5_throughput_mbps", "outage_ratio")}}
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What the L2 twin expects and how far the twin can be trusted, for a decision made
+    ahead of the load: ``forecast`` cell → load multiplier over ``horizon_min`` (the
+    forecast's upper band against the load now), ``fidelity`` layer → ``{metric: value,
+    "threshold": …, "drift": …}`` (:meth:`twinnet.twin.fidelity.FidelityMonitor.summary`)."""
+
+    forecast: dict[str, float] = field(default_factory=dict)
+    horizon_min: int = 60
+    fidelity: dict[str, Any] = field(default_factory=dict)
+
+
+def _outlook(o: Outlook | None) -> dict[str, Any]:
+    if o is None:
+        return {}
+    return {"forecast": o.forecast, "horizon_min": o.horizon_min, "fidelity": o.fidelity}
+
+
+def _shown(insights: list[Any], top: int = 3, extra: int = 3) -> list[Any]:
+    """The ``top`` insights, then up to ``extra`` forecast / drift insights among the rest
+    (what the network will do and whether the twin can be trusted, beside what it does)."""
+    rest = [i for i in insights[top:] if i.kind in ("forecast", "drift")]
+    return insights[:top] + rest[:extra]
 
 
 def _short(a: Any) -> str:
@@ -492,11 +517,18 @@ class DecisionEngine:
 
     # ------------------------------------------------------------------ prompts
     def context(self, twin: DigitalTwin, base: Evaluation, target: float,
-                untrusted: list[tuple[str, str]] | None = None) -> tuple[str, list[Any]]:
-        from twinnet.llm.context import render_report, twin_insights
+                untrusted: list[tuple[str, str]] | None = None,
+                outlook: Outlook | None = None) -> tuple[str, list[Any]]:
+        from twinnet.llm.context import insight_line, render_report, twin_insights
 
-        insights = twin_insights(twin, base, target=target)
-        report = render_report(insights, twin.scenario, twin.network)
+        insights = twin_insights(twin, base, target=target, **_outlook(outlook))
+        # what the L2 twin expects and whether the twin can be trusted get lines of their own,
+        # so a report full of findings about now never crowds them out
+        ahead = [i for i in insights if i.kind in ("forecast", "drift")]
+        now = [i for i in insights if i.kind not in ("forecast", "drift")]
+        report = render_report(now, twin.scenario, twin.network)
+        if ahead:
+            report += "\nOutlook:\n" + "\n".join(insight_line(i) for i in ahead[:5])
         passages: list[Any] = []
         if self.knowledge is not None:
             query = " ".join(f"{i.kind} {i.subject}" for i in insights[:4]) or "congestion"
@@ -597,14 +629,19 @@ class DecisionEngine:
     def decide(self, twin: DigitalTwin, constraints: Constraints | None = None, *,
                congested: list[str] | None = None, design_margin: float = 0.03,
                untrusted: list[tuple[str, str]] | None = None, ts: Any = None,
-               min_improvement: float = 0.05) -> Decision:
+               min_improvement: float = 0.05, outlook: Outlook | None = None) -> Decision:
         """One decision (module docstring). When no candidate plan meets the target, the
         heuristic's best improvement of the peak (at least ``min_improvement``) is proposed,
-        verified against every other constraint — ``source`` then ends in "(best effort)"."""
+        verified against every other constraint — ``source`` then ends in "(best effort)".
+
+        ``outlook`` carries what the L2 twin expects and how far it can be trusted: the
+        forecast load multipliers per cell over a horizon and the layers' fidelity; both
+        reach the model's context report (``forecast`` and ``drift`` insights)."""
         self._llm_spent = 0.0
         if self.mode == "choose":
             return self._decide_by_choice(twin, constraints or Constraints(), congested,
-                                          design_margin, untrusted, ts, min_improvement)
+                                          design_margin, untrusted, ts, min_improvement,
+                                          outlook)
         cons = constraints or Constraints()
         design = cons.peak_prb_utilization - design_margin
         timing = {"llm": 0.0, "solver": 0.0, "twin": 0.0}
@@ -615,7 +652,8 @@ class DecisionEngine:
         proposals: list[dict[str, Any]] = []
         conflicts: list[dict[str, Any]] = []
         if self.backend is not None:
-            prompt, _ = self.context(twin, base, cons.peak_prb_utilization, untrusted)
+            prompt, _ = self.context(twin, base, cons.peak_prb_utilization, untrusted,
+                                     outlook)
             u = np.asarray(base.load.prb_utilization)
             hot = [twin.network.cell_names[c] for c in np.argsort(-u) if u[c] > design]
             near = [o.actions[0].cell for o in candidate_options(twin, design, congested=hot[:1])
@@ -815,7 +853,8 @@ class DecisionEngine:
     def _decide_by_choice(self, twin: DigitalTwin, cons: Constraints,
                           congested: list[str] | None, design_margin: float,
                           untrusted: list[tuple[str, str]] | None, ts: Any,
-                          min_improvement: float) -> Decision:
+                          min_improvement: float, outlook: Outlook | None = None
+                          ) -> Decision:
         """The solver first, the model chooses (module docstring, mode ``"choose"``)."""
         design = cons.peak_prb_utilization - design_margin
         timing = {"llm": 0.0, "solver": 0.0, "twin": 0.0}
@@ -842,7 +881,7 @@ class DecisionEngine:
         pick, source = 0, "rrm"
         if self.backend is not None and len(alts) > 1:
             t0 = time.perf_counter()
-            k, entry = self._choose(twin, base, alts, cons, untrusted, ts)
+            k, entry = self._choose(twin, base, alts, cons, untrusted, ts, outlook)
             timing["llm"] += time.perf_counter() - t0
             proposals.append(entry)
             if k is None:
@@ -866,20 +905,21 @@ class DecisionEngine:
                         alternatives=[a.to_dict(_LETTERS[i]) for i, a in enumerate(alts)])
 
     def _choose(self, twin: DigitalTwin, base: Evaluation, alts: list[Alternative],
-                cons: Constraints, untrusted: list[tuple[str, str]] | None, ts: Any
-                ) -> tuple[int | None, dict[str, Any]]:
+                cons: Constraints, untrusted: list[tuple[str, str]] | None, ts: Any,
+                outlook: Outlook | None = None) -> tuple[int | None, dict[str, Any]]:
         """One short call: the model picks a verified plan and says why. Its reason is kept
         only when every cell and number in it is in the evidence it was shown."""
         from twinnet.llm.context import insight_line, twin_insights
 
         net = twin.network
-        insights = twin_insights(twin, base, target=cons.peak_prb_utilization)
+        insights = twin_insights(twin, base, target=cons.peak_prb_utilization,
+                                 **_outlook(outlook))
         letters = [_LETTERS[i] for i in range(len(alts))]
         lines = [f"{_LETTERS[i]}: " + a.summary(alts[0] if i else None)
                  for i, a in enumerate(alts)]
         parts = [f"Network now: peak PRB utilisation "
                  f"{float(base.kpis['peak_prb_utilization']):.2f}.\n"
-                 + "\n".join(insight_line(i) for i in insights[:3]),
+                 + "\n".join(insight_line(i) for i in _shown(insights)),
                  "Verified plans (each meets every constraint on the twin):\n"
                  + "\n".join(lines)]
         if untrusted:

@@ -51,12 +51,11 @@ import pandas as pd
 from twinnet.actions import ActionPlan, SetCellActive, SetCellOffset
 from twinnet.emulator import NetworkEmulator
 from twinnet.errors import InputError
+from twinnet.loop.living import LivingNetwork, day_intervals
 from twinnet.policy.energy import cell_power_w
 from twinnet.rrm.energy import EnergyPoint, capacity_cells, compliant, energy_front, pick
-from twinnet.scenario import Scenario, load_scenario
+from twinnet.scenario import Scenario
 from twinnet.store.context import ContextStore
-from twinnet.twin.sync import TwinSync
-from twinnet.twin.twin import DigitalTwin
 
 if TYPE_CHECKING:
     from twinnet.llm.backends import ChatBackend
@@ -80,10 +79,8 @@ class EnergyLoop:
             raise InputError("policy", policy, f"one of {list(ENERGY_POLICIES)}")
         if every < 1:
             raise InputError("every", every, "at least 1 interval")
-        self.sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        if self.sc.simulation is None:
-            raise InputError("scenario.simulation", None,
-                             "a [simulation] table: energy saving runs over a day")
+        live = LivingNetwork.open(scenario, store, "energy saving runs over a day")
+        self.sc, self.emu, self.twin, self.sync = live.sc, live.emu, live.twin, live.sync
         self.store, self.policy, self.backend = store, policy, backend
         self.every = every
         self.p5_fraction, self.outage_margin = p5_fraction, outage_margin
@@ -95,12 +92,8 @@ class EnergyLoop:
         self.bs_type = bs_type
         self.llm_timeout_s = llm_timeout_s
         self.progress = progress
-        self.emu = NetworkEmulator(self.sc)
         self.ref = copy.deepcopy(self.emu)  # the same network, every cell on, no decisions
-        self.twin = DigitalTwin(self.sc)
-        self.sync = TwinSync(store, self.twin, source=f"emulator:{self.sc.name}")
-        self.sync.publish_topology(self.emu.recorded, self.sc)
-        self.report_s = float(self.sc.simulation.report_s)
+        self.report_s = live.report_s
         self.candidates = capacity_cells(self.twin)
         self._offset0 = self.twin.network.cell_cio_db.copy()
         #: capacity cell → the coverage cell of its sector (the topology does not change)
@@ -278,12 +271,10 @@ class EnergyLoop:
 
     # ------------------------------------------------------------------ run
     def default_intervals(self) -> int:
-        return max(1, round(86400.0 / self.report_s))
+        return day_intervals(self.report_s)
 
     def run(self, intervals: int | None = None) -> dict[str, Any]:
-        n = intervals if intervals is not None else self.default_intervals()
-        if n < 1:
-            raise InputError("intervals", n, "at least 1")
+        n = day_intervals(self.report_s, intervals)
         self.last_front = {}
         t_all = time.perf_counter()
         for i in range(n):

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from twinnet.emulator import GroundTruth, NetworkEmulator
 from twinnet.engines.radio_calibration import RadioCalibration
-from twinnet.llm.engine import DecisionEngine
+from twinnet.llm.engine import DecisionEngine, Outlook
 from twinnet.loop.apply import apply_and_measure
 from twinnet.policy.constraints import Constraints
 from twinnet.policy.kpis import kpi_subset
@@ -151,7 +151,8 @@ class ClosedLoop:
         self.say("deciding (LLM engine → RRM engine → twin)")
         t0 = time.perf_counter()
         d = self.engine.decide(self.twin, self.cons, congested=worst, untrusted=untrusted,
-                               ts=tel.ts, design_margin=self.design_margin)
+                               ts=tel.ts, design_margin=self.design_margin,
+                               outlook=Outlook(fidelity=self.monitor.latest()))
         self.timing["decision"] = self.timing.get("decision", 0.0) + time.perf_counter() - t0
         rep["decision"] = d.to_dict()
         rep["plan_source"] = d.source

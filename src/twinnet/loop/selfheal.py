@@ -45,7 +45,6 @@ import numpy as np
 import pandas as pd
 
 from twinnet.actions import ActionPlan, SetElectricalTilt, SetTxPower
-from twinnet.emulator import NetworkEmulator
 from twinnet.engines.faults import (
     Detection,
     Diagnosis,
@@ -56,14 +55,13 @@ from twinnet.engines.faults import (
 )
 from twinnet.engines.radio_calibration import RadioCalibration
 from twinnet.errors import InputError
+from twinnet.loop.living import LivingNetwork
 from twinnet.policy.kpis import kpi_subset
 from twinnet.rrm.capacity import neighbour_cells
 from twinnet.rrm.compensation import solve_compensation
-from twinnet.scenario import CellOutage, PaDegradation, Scenario, TiltFault, load_scenario
+from twinnet.scenario import CellOutage, PaDegradation, Scenario, TiltFault
 from twinnet.store.context import ContextStore
 from twinnet.twin.fidelity import predict_reports
-from twinnet.twin.sync import TwinSync
-from twinnet.twin.twin import DigitalTwin
 from twinnet.twin.whatif import what_if_load
 
 if TYPE_CHECKING:
@@ -124,20 +122,14 @@ class SelfHealingLoop:
             raise InputError("warmup", warmup, "at least 2 intervals")
         if baseline < 3:
             raise InputError("baseline", baseline, "at least 3 intervals")
-        self.sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        if self.sc.simulation is None:
-            raise InputError("scenario.simulation", None,
-                             "a [simulation] table: self-healing runs on a living network")
+        live = LivingNetwork.open(scenario, store, "self-healing runs on a living network")
+        self.sc, self.emu, self.twin, self.sync = live.sc, live.emu, live.twin, live.sync
         self.store, self.policy, self.backend = store, policy, backend
         self.warmup, self.baseline = warmup, baseline
         self.max_prb = max_prb_utilization
         self.llm_timeout_s = llm_timeout_s
         self.progress = progress
-        self.emu = NetworkEmulator(self.sc)
-        self.twin = DigitalTwin(self.sc)
-        self.sync = TwinSync(store, self.twin, source=f"emulator:{self.sc.name}")
-        self.sync.publish_topology(self.emu.recorded, self.sc)
-        self.report_s = float(self.sc.simulation.report_s)
+        self.report_s = live.report_s
         self.detector = ResidualDetector()
         self.thresholds = ThresholdDetector()
         self.open: dict[str, Incident] = {}

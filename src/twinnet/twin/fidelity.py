@@ -200,6 +200,21 @@ class FidelityMonitor:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([p.__dict__ for p in self.points])
 
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """Each layer's last value of each metric with its threshold and drift flag —
+        ``{"L2": {"forecast_nrmse": 0.12, "threshold": 0.5, "drift": False}}`` — the form
+        the context report's drift insights read."""
+        last: dict[tuple[str, str], FidelityPoint] = {}
+        for p in self.points:
+            last[(p.layer, p.metric)] = p
+        out: dict[str, dict[str, Any]] = {}
+        for (layer, metric), p in last.items():
+            entry = out.setdefault(layer, {})
+            entry[metric] = round(p.value, 4)
+            entry["threshold"] = p.threshold
+            entry["drift"] = bool(entry.get("drift", False) or p.drift)
+        return out
+
 
 def fidelity_summary(store: ContextStore) -> dict[str, Any]:
     """Per-layer summary of the stored fidelity series, recommendations and models."""

@@ -304,7 +304,8 @@ class NetworkSimulation:
         ue = self.twin.users
         ue.x_m[moved] = self.x_m[moved]
         ue.y_m[moved] = self.y_m[moved]
-        self.twin._positions = uuid.uuid4().hex  # its cached gains no longer hold
+        self.twin._positions = uuid.uuid4().hex  # its cached gains no longer hold,
+        self.twin._last_gain_state = None  # nor do they as the base of an incremental update
         g = self.twin.link_gains_of(moved)
         self._gain_lin[moved] = g
         with np.errstate(divide="ignore"):
@@ -419,7 +420,8 @@ class NetworkSimulation:
             ul_stats = self.ul.serve(ul_arr, ul_sched.served_bits, dt,
                                      rate_bps=ul_sched.busy_rate_bps)
             self.util_ul = np.where(net.cell_active, ul_sched.cell_utilization, 0.0)
-        self._count(cell, sinr, sched.served_bits, demand, arrived, ho, stats, ul_stats)
+        self._count(cell, sinr, sched.served_bits, demand, arrived, ho, stats, ul_stats,
+                    sched.busy_rate_bps)
         self.t_s = t + dt
         self.step_count += 1
         if self.step_count % self.config.steps_per_report == 0:
@@ -458,12 +460,12 @@ class NetworkSimulation:
                                                     "out")}
         u = self.n_users
         self._usr: dict[str, NDArray[np.float64]] = {
-            k: np.zeros(u) for k in ("bits", "offered", "present", "out")}
+            k: np.zeros(u) for k in ("bits", "offered", "present", "out", "busy_s")}
 
     def _count(self, cell: NDArray[np.int32], sinr: NDArray[np.float64],
                served_bits: NDArray[np.float64], demand: NDArray[np.float64],
                arrived: NDArray[np.float64], ho: HandoverStep, stats: ServiceStats,
-               ul_stats: ServiceStats | None) -> None:
+               ul_stats: ServiceStats | None, busy_rate: NDArray[np.float64]) -> None:
         c = self.twin.network.n_cells
         a = self._acc
         has = cell >= 0
@@ -518,6 +520,10 @@ class NetworkSimulation:
         usr["offered"] += np.where(np.isfinite(demand), arrived, served_bits)
         usr["present"] += self.present
         usr["out"] += self.present & ~has
+        # time with data in the buffer: the bits served at the rate the user gets while it has
+        # data (the scheduler's busy rate), for the UE throughput of TS 28.552 §5.1.1.3
+        usr["busy_s"] += np.where(busy_rate > 0, served_bits / np.maximum(busy_rate, 1e-9),
+                                  0.0)
         self._acc_steps += 1
 
     def _close_interval(self) -> None:
@@ -576,8 +582,13 @@ class NetworkSimulation:
         thr = np.where(seen, usr["bits"] / np.maximum(usr["present"] * dt, 1e-9) / 1e6, 0.0)[seen]
         util = cells["prb_util_dl"].to_numpy()[net.cell_active]
         offered = float(usr["offered"].sum())
+        # UE throughput (TS 28.552 §5.1.1.3): volume over the time with data in the buffer —
+        # what a user perceives while it downloads, whatever its demand
+        sent = (usr["busy_s"] > 0) & seen
+        upt = usr["bits"][sent] / usr["busy_s"][sent] / 1e6
         k: dict[str, Any] = {
             "mean_throughput_mbps": float(thr.mean()) if thr.size else 0.0,
+            "p5_ue_throughput_mbps": float(np.percentile(upt, 5)) if upt.size else 0.0,
             "p5_throughput_mbps": float(np.percentile(thr, 5)) if thr.size else 0.0,
             "peak_prb_utilization": float(util.max()) if util.size else 0.0,
             "mean_prb_utilization": float(util.mean()) if util.size else 0.0,

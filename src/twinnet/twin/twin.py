@@ -432,7 +432,12 @@ class DigitalTwin:
         full_slot = np.broadcast_to(slot, gain.shape)
         new = gain.copy()
         for c, k in keys.items():
-            new[full_slot == c] = cols[k]
+            at = full_slot == c
+            if cols[k].size != int(at.sum()):
+                # the users' candidate sites changed since the column was cached (a living
+                # network re-ranks them as users move): recompute everything
+                return None
+            new[at] = cols[k]
         return new, slot
 
     def _compute_gains(self, only_cells: NDArray[np.int32] | None
