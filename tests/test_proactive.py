@@ -122,6 +122,11 @@ def test_bad_settings_name_the_field(tmp_path):
             CapacityDayLoop("milan_day", store, "solver", horizon=0)
         with pytest.raises(InputError, match="simulation"):
             CapacityDayLoop("hotspot", store, "solver")
+        # no history before the demand series starts (it would wrap round to the future)
+        with pytest.raises(InputError, match=r"simulation\.start"):
+            CapacityDayLoop(_at("2013-11-02T05:00:00"), store, "reactive")
+        short = CapacityDayLoop(_at("2013-11-05T05:00:00"), store, "reactive")
+        assert short.history.index.min() >= pd.Timestamp("2013-11-01")
 
 
 def test_a_directive_on_the_living_network_keeps_its_link_gains_exact():

@@ -185,6 +185,12 @@ class NetworkEmulator:
         row = np.minimum((fy * 5).astype(np.int64), 4)
         return row * 5 + col
 
+    @property
+    def demand_series_start(self) -> pd.Timestamp | None:
+        """The first time of the real demand series the truth plays (``None`` without one).
+        The series is played round: a time before it reads the series' end."""
+        return pd.Timestamp(self._series_t0) if self._series is not None else None
+
     def demand_multiplier(self, ts: pd.Timestamp | None = None) -> NDArray[np.float64]:
         """Per-user demand relative to the scenario's configured (peak) demand at ``ts``."""
         t = self.clock if ts is None else pd.Timestamp(ts)

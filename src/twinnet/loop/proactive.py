@@ -174,6 +174,14 @@ class CapacityDayLoop:
         model, with the counters' noise), before anything in the day is known."""
         emu = self.emu
         step = pd.Timedelta(seconds=self.report_s)
+        t0 = emu.demand_series_start
+        if t0 is not None:  # the series is played round: before its start is its future
+            have = int((emu.clock - t0) // pd.Timedelta(days=1))
+            if have < 2:
+                raise InputError("simulation.start", str(emu.clock),
+                                 f"at least 2 days after the demand series starts ({t0}): "
+                                 "the forecaster learns from the days before")
+            days = min(days, have)
         times = pd.date_range(emu.clock - pd.Timedelta(days=days), emu.clock - step, freq=step)
         ref = self.areas.ref_cell_
         ok = ref >= 0
