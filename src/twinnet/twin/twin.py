@@ -218,6 +218,7 @@ class DigitalTwin:
         #: one cell's link-gain column per cell setting (shared by forks; see _partial_gains)
         self._column_cache: dict[tuple[Any, ...], NDArray[np.float32]] = {}
         self._cand: NDArray[np.int32] | None = None
+        self._cand_token = ""
         #: extra loss per link on top of the 38.901 chain: the emulator's hidden ground truth
         #: (buildings, foliage) or the L1 engine's learned correction of the model
         self.link_adjustment: LinkAdjustment | None = None
@@ -325,6 +326,9 @@ class DigitalTwin:
                 _, idx = tree.query(np.column_stack([self.users.x_m, self.users.y_m]), k=k,
                                     workers=-1)
                 self._cand = np.ascontiguousarray(idx.astype(np.int32))
+            # slot layouts and cached gain columns hold for these sets only
+            self._cand_token = uuid.uuid4().hex
+            self._layout_cache = {}
         return self._cand
 
     def _gain_key(self) -> str:
@@ -390,16 +394,20 @@ class DigitalTwin:
             net.cell_bearing_deg.copy(), net.cell_mech_tilt_deg.copy(),
             net.cell_elec_tilt_deg.copy(), self.link_adjustment, gain, slot,
             net.cell_site.tobytes() + net.cell_carrier.tobytes(),
-            np.column_stack([net.site_x_m, net.site_y_m, net.site_height_m]))
+            np.column_stack([net.site_x_m, net.site_y_m, net.site_height_m]),
+            self._cand_token)
 
     def _partial_gains(self) -> tuple[NDArray[np.float32], NDArray[np.int32]] | None:
         state = getattr(self, "_last_gain_state", None)
         net = self.network
         if state is None:
             return None
-        bearing, mech, elec, adj, gain, slot, layout, geo = state
+        bearing, mech, elec, adj, gain, slot, layout, geo, cand_token = state
         if adj is not self.link_adjustment or layout != (net.cell_site.tobytes()
                                                          + net.cell_carrier.tobytes()):
+            return None
+        self.candidate_sites()  # (re)computed now if pending, with a new token
+        if cand_token != self._cand_token:  # other candidate sites: other slots
             return None
         moved = np.any(geo != np.column_stack([net.site_x_m, net.site_y_m, net.site_height_m]),
                        axis=1)
@@ -412,7 +420,8 @@ class DigitalTwin:
         # users and the link adjustment: columns are cached per cell setting and shared by
         # forks, so a search combining the same few tilt settings in many plans computes
         # each setting once
-        ctx = (self._positions, layout, "" if adj is None else adj.token)
+        # a column's slots follow the users' candidate sites
+        ctx = (self._positions, self._cand_token, layout, "" if adj is None else adj.token)
         cols = self._column_cache
         geo_now = np.column_stack([net.site_x_m, net.site_y_m, net.site_height_m])
         keys = {int(c): (ctx, int(c), float(net.cell_bearing_deg[c]),
@@ -432,12 +441,7 @@ class DigitalTwin:
         full_slot = np.broadcast_to(slot, gain.shape)
         new = gain.copy()
         for c, k in keys.items():
-            at = full_slot == c
-            if cols[k].size != int(at.sum()):
-                # the users' candidate sites changed since the column was cached (a living
-                # network re-ranks them as users move): recompute everything
-                return None
-            new[at] = cols[k]
+            new[full_slot == c] = cols[k]
         return new, slot
 
     def _compute_gains(self, only_cells: NDArray[np.int32] | None
@@ -534,7 +538,10 @@ class DigitalTwin:
         it depends only on which cells exist, not on their parameters)."""
         net = self.network
         sub = b"" if only_cells is None else only_cells.tobytes()
-        key = (carrier, net.cell_site.tobytes() + net.cell_carrier.tobytes() + sub)
+        # the slot cells are the cells of each user's candidate sites: keyed by those sets
+        self.candidate_sites()
+        key = (carrier, net.cell_site.tobytes() + net.cell_carrier.tobytes() + sub
+               + self._cand_token.encode())
         hit = self._layout_cache.get(key)
         if hit is not None:
             return hit
