@@ -42,6 +42,7 @@ __all__ = [
     "SetNeighbourOffset",
     "SetTxPower",
     "action_schema",
+    "describe_action",
     "parse_action",
 ]
 
@@ -446,6 +447,14 @@ class ActionPlan(BaseModel):
     def created_cells(self) -> list[str]:
         """Cells the plan creates (drone deployments) — unknown to the topology before it."""
         return [a.cell_name() for a in self.actions if isinstance(a, DeployDrone)]
+
+
+def describe_action(a: Any) -> str:
+    """One line naming an action and its fields: ``set_tx_power(cell=S1/1, tx_power_dbm=40.0)``
+    (for logs, reports and the evidence a model is shown)."""
+    d = a.model_dump()
+    t = d.pop("type")
+    return f"{t}(" + ", ".join(f"{k}={v}" for k, v in d.items()) + ")"
 
 
 def action_schema() -> dict[str, Any]:

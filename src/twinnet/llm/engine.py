@@ -219,8 +219,8 @@ class Alternative:
 class Outlook:
     """What the L2 twin expects and how far the twin can be trusted, for a decision made
     ahead of the load: ``forecast`` cell → load multiplier over ``horizon_min`` (the
-    forecast's upper band against the load now), ``fidelity`` layer → ``{metric: value,
-    "threshold": …, "drift": …}`` (:meth:`twinnet.twin.fidelity.FidelityMonitor.summary`)."""
+    forecast load against the load now), ``fidelity`` layer → ``{metric: value,
+    "threshold": …, "drift": …}`` (:meth:`twinnet.twin.fidelity.FidelityMonitor.latest`)."""
 
     forecast: dict[str, float] = field(default_factory=dict)
     horizon_min: int = 60
@@ -233,10 +233,14 @@ def _outlook(o: Outlook | None) -> dict[str, Any]:
     return {"forecast": o.forecast, "horizon_min": o.horizon_min, "fidelity": o.fidelity}
 
 
+#: insight kinds about what comes next and whether the twin can be trusted
+_OUTLOOK_KINDS = ("forecast", "drift")
+
+
 def _shown(insights: list[Any], top: int = 3, extra: int = 3) -> list[Any]:
     """The ``top`` insights, then up to ``extra`` forecast / drift insights among the rest
     (what the network will do and whether the twin can be trusted, beside what it does)."""
-    rest = [i for i in insights[top:] if i.kind in ("forecast", "drift")]
+    rest = [i for i in insights[top:] if i.kind in _OUTLOOK_KINDS]
     return insights[:top] + rest[:extra]
 
 
@@ -436,6 +440,10 @@ class DecisionEngine:
                               model=backend.model if backend is not None else "")
 
     # ------------------------------------------------------------------ LLM call
+    def new_decision(self) -> None:
+        """Start a decision: the model's time budget (``llm_budget_s``) is whole again."""
+        self._llm_spent = 0.0
+
     def chat(self, purpose: str, messages: list[dict[str, str]], schema: dict[str, Any],
              ts: Any = None) -> str | None:
         """One audited call; ``None`` (and an error in the stats) when the backend fails."""
@@ -524,8 +532,8 @@ class DecisionEngine:
         insights = twin_insights(twin, base, target=target, **_outlook(outlook))
         # what the L2 twin expects and whether the twin can be trusted get lines of their own,
         # so a report full of findings about now never crowds them out
-        ahead = [i for i in insights if i.kind in ("forecast", "drift")]
-        now = [i for i in insights if i.kind not in ("forecast", "drift")]
+        ahead = [i for i in insights if i.kind in _OUTLOOK_KINDS]
+        now = [i for i in insights if i.kind not in _OUTLOOK_KINDS]
         report = render_report(now, twin.scenario, twin.network)
         if ahead:
             report += "\nOutlook:\n" + "\n".join(insight_line(i) for i in ahead[:5])
@@ -637,7 +645,7 @@ class DecisionEngine:
         ``outlook`` carries what the L2 twin expects and how far it can be trusted: the
         forecast load multipliers per cell over a horizon and the layers' fidelity; both
         reach the model's context report (``forecast`` and ``drift`` insights)."""
-        self._llm_spent = 0.0
+        self.new_decision()
         if self.mode == "choose":
             return self._decide_by_choice(twin, constraints or Constraints(), congested,
                                           design_margin, untrusted, ts, min_improvement,

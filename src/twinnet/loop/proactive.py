@@ -69,6 +69,7 @@ from twinnet.actions import (
     SetCellOffset,
     SetElectricalTilt,
     SetTxPower,
+    describe_action,
 )
 from twinnet.engines.radio_calibration import RadioCalibration
 from twinnet.engines.traffic_forecast import DemandAreas, TrafficForecast
@@ -241,6 +242,13 @@ class CapacityDayLoop:
         u = np.asarray(ev.load.prb_utilization, dtype=float)
         return float(ev.kpis["peak_prb_utilization"]), float(ev.kpis["outage_ratio"]), u
 
+    def _hot(self, twin: DigitalTwin) -> tuple[float, list[str]]:
+        """The twin's peak PRB utilisation and its active cells above the design level,
+        hottest first."""
+        peak, _, u = self._peak(twin)
+        act, names = twin.network.cell_active, twin.network.cell_names
+        return peak, [names[c] for c in np.argsort(-u) if u[c] > self._design and act[c]]
+
     # ------------------------------------------------------------------ decisions
     def _apply(self, plan: ActionPlan, ts: pd.Timestamp, kind: str, source: str,
                detail: dict[str, Any]) -> None:
@@ -308,7 +316,7 @@ class CapacityDayLoop:
         now = observed.reindex(hi.columns).fillna(0.0)
         act = np.maximum(pred.mean.iloc[: self.horizon].max(), now)
         undo = np.maximum(hi.max(), now)
-        mult = (act / observed.reindex(hi.columns).clip(lower=1e-6)).clip(upper=10.0)
+        mult = (act / now.clip(lower=1e-6)).clip(upper=10.0)
         return act, undo, {str(k): round(float(v), 3) for k, v in mult.items()}
 
     def _overload(self, twin: DigitalTwin) -> tuple[float, float, float]:
@@ -357,10 +365,7 @@ class CapacityDayLoop:
         """The candidate options of the three hottest cells (``hot``, else those above the
         design level on ``twin``), of the kinds offered and within the day's limits."""
         if hot is None:
-            _, _, u = self._peak(twin)
-            act = twin.network.cell_active
-            names = twin.network.cell_names
-            hot = [names[c] for c in np.argsort(-u) if u[c] > self._design and act[c]]
+            hot = self._hot(twin)[1]
         if not hot:
             return []
         return [o for o in candidate_options(twin, self._design, congested=hot[:3], hops=1)
@@ -387,7 +392,7 @@ class CapacityDayLoop:
     def _act(self, ts: pd.Timestamp, twin: DigitalTwin, hot: list[str], peak: float,
              mult: dict[str, float]) -> dict[str, Any]:
         """Capacity for the cells the twin shows above the design level: the greedy plan
-        over their candidate options (tilt, power, nearby small cells); for ``llm`` the
+        over their candidate options (:meth:`_options`); for ``llm`` the
         model chooses among the greedy plans started from each of the three best first
         options, with the forecast and the twin's fidelity in its context report."""
         opts = self._options(twin, hot)
@@ -420,7 +425,7 @@ class CapacityDayLoop:
         self.in_force.append(_InForce(plan, inverse, str(ts), set(plan.touched_cells())))
         return {"ts": str(ts), "kind": "act", "source": source, "hot": hot[:5],
                 "twin_peak": round(peak, 3), "twin_peak_after": round(after, 3),
-                "actions": [_describe(a) for a in acts],
+                "actions": [describe_action(a) for a in acts],
                 "before_congestion": not self._measured_hot, **choice}
 
     def _choose(self, ts: pd.Timestamp, twin: DigitalTwin,
@@ -437,12 +442,13 @@ class CapacityDayLoop:
         lines = [f"{letters[i]}: {'; '.join(n)} (twin: peak PRB utilisation {p:.2f}, overload "
                  f"{ov0:.2f} -> {o:.2f})" for i, (_, n, o, p) in enumerate(alts)]
         msgs = [{"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": report + "\n\nPlans for the next hour, each "
-                 "checked on the twin with the forecast load:\n" + "\n".join(lines)
+                {"role": "user", "content": report + f"\n\nPlans for the next "
+                 f"{outlook.horizon_min} min, each checked on the twin with the forecast "
+                 "load:\n" + "\n".join(lines)
                  + '\n\nChoose one. JSON: {"choice": "A"}'}]
         schema = {"type": "object", "properties": {"choice": {"enum": letters}},
                   "required": ["choice"], "additionalProperties": False}
-        self.engine._llm_spent = 0.0
+        self.engine.new_decision()
         text = self.engine.chat("choose", msgs, schema, ts)
         if text is None:
             return None, {"model_error": self.engine.stats.errors[-1][:200]}
@@ -456,10 +462,7 @@ class CapacityDayLoop:
         act, undo, mult = self._demands(observed)
         twin = self.twin
         self._load(twin, act)
-        peak, _, u = self._peak(twin)
-        names = twin.network.cell_names
-        hot = [names[c] for c in np.argsort(-u)
-               if u[c] > self._design and twin.network.cell_active[c]]
+        peak, hot = self._hot(twin)
         if hot:
             return self._act(ts, twin, hot, peak, mult)
         # undo: the newest plan whose cells no later plan touched, if the twin holds without it
@@ -479,7 +482,7 @@ class CapacityDayLoop:
                 self._apply(inv, ts, "proactive_undo", self.policy, {"policy": self.policy})
                 del self.in_force[k]
                 return {"ts": str(ts), "kind": "undo", "of": e.ts, "twin_peak": round(p, 3),
-                        "actions": [_describe(a) for a in inv.actions]}
+                        "actions": [describe_action(a) for a in inv.actions]}
             break  # undo newest first: an older plan waits
         return None
 
@@ -584,11 +587,6 @@ class CapacityDayLoop:
             "timings_s": {k: round(v, 3) for k, v in self.timing.items()}
             | {"total": round(wall_s, 3)},
         }
-
-
-def _describe(a: Any) -> str:
-    d = a.model_dump()
-    return f"{d.pop('type')} " + " ".join(f"{k}={v}" for k, v in d.items() if v is not None)
 
 
 def run_proactive(scenario: str | Scenario, store: ContextStore, policy: str = "solver",

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from twinnet.actions import ActionPlan, SetElectricalTilt, SetTxPower
+from twinnet.actions import ActionPlan, SetElectricalTilt, SetTxPower, describe_action
 from twinnet.engines.faults import (
     Detection,
     Diagnosis,
@@ -431,7 +431,7 @@ class SelfHealingLoop:
     def _explain(self, inc: Incident) -> str:
         d = inc.diagnosis
         assert d is not None
-        acts = "; ".join(_describe(a) for a in inc.plan.actions) if inc.plan else "no action"
+        acts = "; ".join(describe_action(a) for a in inc.plan.actions) if inc.plan else "no action"
         text = (f"{inc.cell}: {d.cause} — {d.evidence.get('why', inc.detection.reason)}. "
                 f"Action: {acts}.")
         if self.policy != "llm" or self.backend is None:
@@ -463,7 +463,7 @@ class SelfHealingLoop:
         return phr
 
     def _choose(self, inc: Incident, choices: list[tuple[ActionPlan, dict[str, Any]]]) -> int:
-        menu = [{"index": i, "actions": [_describe(a) for a in p.actions],
+        menu = [{"index": i, "actions": [describe_action(a) for a in p.actions],
                  "users_out_of_service_after": info.get("out_after"),
                  "peak_prb_utilization": info.get("peak_prb_utilization_after",
                                                   info.get("peak_prb_utilization"))}
@@ -632,12 +632,6 @@ def _unsupported_numbers(text: str, evidence: str) -> list[str]:
         if not any(abs(abs(v) - abs(h)) <= step / 2 + 1e-9 for h in have):
             bad.append(tok)
     return bad
-
-
-def _describe(a: Any) -> str:
-    d = a.model_dump()
-    t = d.pop("type")
-    return f"{t}(" + ", ".join(f"{k}={v}" for k, v in d.items()) + ")"
 
 
 def _jsonable(obj: Any) -> Any:
