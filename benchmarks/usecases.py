@@ -20,6 +20,14 @@ traffic just measured, where ``solver`` and ``llm`` act on the L2 forecast): con
 cell-minutes (PRB utilisation ≥ 0.9), the mean and worst p5 UE throughput, the served share,
 directives, plans made before any cell was congested, plans undone, small-cell hours.
 
+For ``stadium`` (a crowd event with drone base stations; policies also ``macro``: the macro
+layer alone): blocked user-minutes, the intervals' peak PRB utilisation (worst and mean), the
+mean p5 UE throughput, the served share, the drones' energy, drone-minutes, directives.
+
+For ``radar`` (an hour of a ship's radar sharing the band; rule = a static exclusion zone):
+the share of the radar's I/N samples above the protection criterion, the throughput lost
+against an unprotected fork, directives, the learnt rotation's error.
+
 Prints a table per use case and writes JSON (``benchmarks/results/usecases.json``).
 
 Run::
@@ -42,12 +50,15 @@ from rich.table import Table
 
 from twinnet.loop.energy import run_energy
 from twinnet.loop.proactive import PROACTIVE_POLICIES, run_proactive
+from twinnet.loop.radar import RADAR_POLICIES, run_radar
 from twinnet.loop.selfheal import POLICIES, run_selfheal
+from twinnet.loop.stadium import STADIUM_POLICIES, run_stadium
 from twinnet.scenario import load_scenario
 from twinnet.store import ContextStore
 
 RESULTS = Path(__file__).parent / "results"
-USECASES = ("selfheal", "night_energy", "milan_day")
+USECASES = ("selfheal", "night_energy", "milan_day", "stadium", "radar")
+ALL_POLICIES = tuple(dict.fromkeys(PROACTIVE_POLICIES + STADIUM_POLICIES + RADAR_POLICIES))
 
 
 def _backend(kind: str) -> Any:
@@ -120,18 +131,18 @@ def _energy_table(rows: dict[str, dict[str, Any]], n_seeds: int) -> Table:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="11,12", help="comma-separated seeds")
-    ap.add_argument("--policies", default=",".join(PROACTIVE_POLICIES),
-                    help="comma-separated (reactive: milan_day only)")
+    ap.add_argument("--policies", default=",".join(ALL_POLICIES),
+                    help="comma-separated (reactive: milan_day only; macro: stadium only)")
     ap.add_argument("--llm", default="embedded", choices=["embedded", "none"],
                     help="model for the llm policy (none: the llm policy runs as solver)")
-    ap.add_argument("--usecases", default="selfheal,night_energy,milan_day")
+    ap.add_argument("--usecases", default=",".join(USECASES))
     ap.add_argument("--out", type=Path, default=RESULTS / "usecases.json")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",") if s]
     policies = [p for p in a.policies.split(",") if p]
-    bad = [p for p in policies if p not in PROACTIVE_POLICIES]
+    bad = [p for p in policies if p not in ALL_POLICIES]
     if bad:
-        raise SystemExit(f"--policies: {bad[0]!r} is not one of {list(PROACTIVE_POLICIES)}")
+        raise SystemExit(f"--policies: {bad[0]!r} is not one of {list(ALL_POLICIES)}")
     con = Console()
     cases = [c for c in a.usecases.split(",") if c]
     backend = _backend(a.llm) if "llm" in policies else None
@@ -140,10 +151,12 @@ def main() -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     if a.out.exists():  # a run of some use cases keeps the others' results
         result = {k: v for k, v in json.loads(a.out.read_text()).items() if k in USECASES}
+    own = {"milan_day": PROACTIVE_POLICIES, "stadium": STADIUM_POLICIES,
+           "radar": RADAR_POLICIES}
     for case, fn in (("selfheal", _selfheal), ("night_energy", _energy),
-                     ("milan_day", _proactive)):
+                     ("milan_day", _proactive), ("stadium", _stadium), ("radar", _radar)):
         if case in cases:  # written after each use case: a long run keeps what it finished
-            pol = policies if case == "milan_day" else [p for p in policies if p in POLICIES]
+            pol = [p for p in policies if p in own.get(case, POLICIES)]
             result[case] = fn(con, seeds, pol, backend)
             result["wall_s"] = time.perf_counter() - t0
             a.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
@@ -213,6 +226,60 @@ def _proactive(con: Console, seeds: list[int], policies: list[str], backend: Any
                   f"{r['served_ratio']:.3f}", f"{r['directives']:.0f}",
                   f"{r['plans']:.0f} ({r['plans_before_congestion']:.0f}) / {r['undos']:.0f}",
                   f"{r['small_cell_hours']:.0f}")
+    con.print(t)
+    return {"seeds": seeds, "rows": rows, "runs": runs}
+
+
+def stadium_row(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One policy's stadium scores over its runs (one per seed)."""
+    u = [r["usecase"] for r in reports]
+    keys = ("blocked_user_minutes", "peak_prb_utilization", "mean_peak_prb_utilization",
+            "p5_throughput_mbps", "served_ratio", "drone_energy_kwh", "drone_minutes",
+            "directives", "congested_cell_minutes")
+    return {k: float(np.mean([x[k] for x in u])) for k in keys} | {
+        "wall_s": float(np.mean([r["timings_s"]["total"] for r in reports]))}
+
+
+def _stadium(con: Console, seeds: list[int], policies: list[str], backend: Any
+             ) -> dict[str, Any]:
+    runs = _runs(con, "stadium", run_stadium, seeds, policies, backend, lambda r: (
+        f"{r['usecase']['blocked_user_minutes']:,.0f} blocked user-min, "
+        f"{r['usecase']['drone_energy_kwh']:.2f} kWh"))
+    rows = {p: stadium_row(r) for p, r in runs.items()}
+    t = Table(title=f"stadium — {len(seeds)} seeds × an evening with a match, scored on the "
+                    "emulated network")
+    for c in ("policy", "blocked user-min", "peak PRB (mean)", "p5 UE Mbit/s", "served",
+              "drone kWh", "drone-min", "directives"):
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for p, r in rows.items():
+        t.add_row(p, f"{r['blocked_user_minutes']:,.0f}",
+                  f"{r['peak_prb_utilization']:.2f} ({r['mean_peak_prb_utilization']:.2f})",
+                  f"{r['p5_throughput_mbps']:.2f}", f"{r['served_ratio']:.3f}",
+                  f"{r['drone_energy_kwh']:.2f}", f"{r['drone_minutes']:.0f}",
+                  f"{r['directives']:.0f}")
+    con.print(t)
+    return {"seeds": seeds, "rows": rows, "runs": runs}
+
+
+def _radar(con: Console, seeds: list[int], policies: list[str], backend: Any
+           ) -> dict[str, Any]:
+    runs = _runs(con, "radar", run_radar, seeds, policies, backend, lambda r: (
+        f"{100 * r['usecase']['protection_violation_fraction']:.3f} % violations, "
+        f"{100 * r['usecase']['throughput_loss_fraction']:.2f} % throughput lost"))
+    rows = {}
+    for p, reps in runs.items():
+        u = [r["usecase"] for r in reps]
+        rows[p] = {k: float(np.mean([x[k] for x in u])) for k in (
+            "protection_violation_fraction", "throughput_loss_fraction", "worst_i_n_db",
+            "directives")} | {"wall_s": float(np.mean([r["timings_s"]["total"] for r in reps]))}
+    t = Table(title=f"radar — {len(seeds)} seeds × an hour of a ship's radar, scored on the "
+                    "emulated network")
+    for c in ("policy", "I/N above -6 dB", "throughput lost", "worst I/N dB", "directives"):
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for p, r in rows.items():
+        t.add_row(p, f"{100 * r['protection_violation_fraction']:.3f} %",
+                  f"{100 * r['throughput_loss_fraction']:.2f} %", f"{r['worst_i_n_db']:+.1f}",
+                  f"{r['directives']:.0f}")
     con.print(t)
     return {"seeds": seeds, "rows": rows, "runs": runs}
 

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from twinnet.errors import InputError
-from twinnet.network.topology import Network
+from twinnet.network.topology import Blanking, Network
 
 __all__ = [
     "Action",
@@ -36,6 +36,7 @@ __all__ = [
     "IoTGrant",
     "RemoveCarrier",
     "ReservePRBs",
+    "ScheduleBlanking",
     "SetCellActive",
     "SetCellOffset",
     "SetElectricalTilt",
@@ -173,7 +174,9 @@ class SetCellActive(_Action):
 
 class ReservePRBs(_Action):
     """Reserve PRBs of a cell for a network slice (TS 28.541 RRM policy dedicated ratio, as a
-    PRB count); the cell's other traffic gets the rest. ``n_prb = 0`` removes the reservation."""
+    PRB count): only the users of groups in slice ``slice_id`` are scheduled on them (first;
+    what they still have to send competes for the shared PRBs), the cell's other traffic gets
+    the rest. ``n_prb = 0`` removes the reservation."""
 
     type: Literal["reserve_prbs"] = "reserve_prbs"
     slice_id: str = Field("default", min_length=1, max_length=32,
@@ -187,11 +190,16 @@ class ReservePRBs(_Action):
         network.ensure_prb_arrays()
         assert network.cell_prb_reserved is not None
         network.cell_prb_reserved[i] = self.n_prb
+        if self.n_prb > 0:
+            network.cell_prb_slice[i] = self.slice_id
+        else:
+            network.cell_prb_slice.pop(i, None)
 
     def inverse(self, before: Network) -> list[Any]:
         i = self._index(before)
         prev = 0 if before.cell_prb_reserved is None else int(before.cell_prb_reserved[i])
-        return [ReservePRBs(cell=self.cell, slice_id=self.slice_id, n_prb=prev)]
+        return [ReservePRBs(cell=self.cell, slice_id=before.cell_prb_slice.get(
+            i, self.slice_id), n_prb=prev)]
 
 
 class BlankPRBs(_Action):
@@ -219,11 +227,69 @@ class BlankPRBs(_Action):
         network.ensure_prb_arrays()
         assert network.cell_prb_blanked is not None
         network.cell_prb_blanked[i] = self.n_blanked
+        if self.n_blanked > 0:
+            network.cell_blanking[i] = Blanking(self.start_prb, self.end_prb)
+        elif network.cell_blanking.get(i, Blanking(0, -1)).period_s == 0:
+            network.cell_blanking.pop(i, None)
 
     def inverse(self, before: Network) -> list[Any]:
         i = self._index(before)
         prev = 0 if before.cell_prb_blanked is None else int(before.cell_prb_blanked[i])
-        return [BlankPRBs(cell=self.cell, start_prb=0, end_prb=prev - 1)]
+        b = before.cell_blanking.get(i)
+        start = b.start_prb if b is not None and b.period_s == 0 else 0
+        return [BlankPRBs(cell=self.cell, start_prb=start, end_prb=start + prev - 1)]
+
+
+class ScheduleBlanking(_Action):
+    """Blank the PRBs ``[start_prb, end_prb]`` of a cell only while a rotating radar's beam
+    is predicted to point at it (spectrum sharing, LLM-DTNet §IV-B3): the cell's scheduler
+    leaves them empty while ``phase_deg + 360 t / period_s`` (``t``: seconds on the network's
+    clock) is within ``[from_deg, to_deg]``, both edges drifting by ``drift_deg_s`` per second
+    (:class:`~twinnet.network.topology.Blanking`). ``end_prb = start_prb − 1`` removes the
+    schedule."""
+
+    type: Literal["schedule_blanking"] = "schedule_blanking"
+    start_prb: int = Field(ge=0, le=272)
+    end_prb: int = Field(ge=-1, le=272)
+    period_s: float = Field(gt=0.0, le=3600.0, description="the radar's rotation period [s]")
+    phase_deg: float = Field(ge=-360.0, le=360.0)
+    from_deg: float = Field(ge=-720.0, le=720.0)
+    to_deg: float = Field(ge=-720.0, le=720.0)
+    drift_deg_s: float = Field(0.0, ge=-10.0, le=10.0)
+    COST: ClassVar[float] = 1.0
+
+    @model_validator(mode="after")
+    def _range(self) -> ScheduleBlanking:
+        if self.end_prb < self.start_prb - 1:
+            raise ValueError(f"end_prb {self.end_prb} < start_prb {self.start_prb} - 1")
+        if not 0.0 <= self.to_deg - self.from_deg <= 90.0:
+            raise ValueError(f"the window [{self.from_deg:g}, {self.to_deg:g}] deg must be "
+                             "0 to 90 deg wide (a wider one is a static blanking)")
+        return self
+
+    def apply(self, network: Network) -> None:
+        i = self._index(network)
+        _check_prbs(network, i, self.end_prb + 1, "end_prb")
+        if self.end_prb < self.start_prb:
+            if network.cell_blanking.get(i, Blanking(0, -1)).period_s > 0:
+                network.cell_blanking.pop(i, None)
+            return
+        if network.cell_blanking.get(i, Blanking(0, -1, 1.0)).period_s == 0:
+            raise InputError("cell", self.cell, "a cell without a static blanking (remove it "
+                             "with blank_prbs first)")
+        network.cell_blanking[i] = Blanking(self.start_prb, self.end_prb, self.period_s,
+                                            self.phase_deg, self.from_deg, self.to_deg,
+                                            self.drift_deg_s)
+
+    def inverse(self, before: Network) -> list[Any]:
+        b = before.cell_blanking.get(self._index(before))
+        if b is None or b.period_s == 0:
+            return [ScheduleBlanking(cell=self.cell, start_prb=0, end_prb=-1, period_s=1.0,
+                                     phase_deg=0.0, from_deg=0.0, to_deg=0.0)]
+        return [ScheduleBlanking(cell=self.cell, start_prb=b.start_prb, end_prb=b.end_prb,
+                                 period_s=b.period_s, phase_deg=b.phase_deg,
+                                 from_deg=b.from_deg, to_deg=b.to_deg,
+                                 drift_deg_s=b.drift_deg_s)]
 
 
 class _CarrierAction(_Action):
@@ -396,7 +462,8 @@ def _check_prbs(network: Network, i: int, n: int, field: str) -> None:
 
 
 Action = Annotated[SetTxPower | SetElectricalTilt | SetCellOffset | SetNeighbourOffset
-                   | SetCellActive | ReservePRBs | BlankPRBs | AddCarrier | RemoveCarrier
+                   | SetCellActive | ReservePRBs | BlankPRBs | ScheduleBlanking | AddCarrier
+                   | RemoveCarrier
                    | DeployDrone | AllocateIoTUplink, Field(discriminator="type")]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 

@@ -76,7 +76,9 @@ def run(
         "and retry included; then the solver's plan")] = 30.0,
     policy: Annotated[str | None, typer.Option(
         help="policy of a use case (self-healing, energy saving: noop, rule, solver or llm; "
-        "proactive capacity: also reactive) (default: llm, or solver with --llm none)")] = None,
+        "proactive capacity: also reactive; stadium: also macro; radar: noop, rule (static "
+        "exclusion zone), solver, llm) (default: llm, or solver "
+        "with --llm none)")] = None,
     intervals: Annotated[int | None, typer.Option(
         min=1, help="self-healing: reporting intervals to run (default: until two intervals "
         "after the last fault ends)")] = None,
@@ -97,17 +99,14 @@ def run(
     folder = out_dir or _default_run_dir(sc0.name)
     rep = None
     job = sc0.job if loop else "none"
-    heal = job in ("selfheal", "energy", "proactive")
+    heal = job in _USECASES
     if policy is not None and not heal:
-        raise typer.BadParameter("only for a self-healing, energy-saving or proactive-capacity "
-                                 "scenario (usecase = \"selfheal\" / \"energy\" / "
-                                 "\"proactive\")", param_hint="--policy")
+        raise typer.BadParameter("only for a use-case scenario (usecase = "
+                                 + " / ".join(f'"{u}"' for u in _USECASES) + ")",
+                                 param_hint="--policy")
     if heal:
-        from twinnet.loop.proactive import PROACTIVE_POLICIES
-        from twinnet.loop.selfheal import POLICIES
-
         pol = policy or ("solver" if llm == "none" else "llm")
-        allowed = PROACTIVE_POLICIES if job == "proactive" else POLICIES
+        allowed = _policies(job)
         if pol not in allowed:
             raise typer.BadParameter(f"{pol!r} is not one of {list(allowed)}",
                                      param_hint="--policy")
@@ -164,7 +163,8 @@ def run(
         return
     if rep is not None:
         {"selfheal": _print_selfheal, "energy": _print_energy,
-         "proactive": _print_proactive}.get(job, _print_loop)(
+         "proactive": _print_proactive, "stadium": _print_stadium,
+         "radar": _print_radar}.get(job, _print_loop)(
             rep, scenario)
     table = Table(title=f"TwinNet — {sc.name}" + (": the twin of the recorded network, before "
                                                   "any plan" if rep is not None else ""))
@@ -213,17 +213,81 @@ def _run_usecase(job: str, scenario: Any, store_path: Path, policy: str, backend
                  intervals: int | None, llm_timeout: float) -> dict[str, Any]:
     from twinnet.loop.energy import run_energy
     from twinnet.loop.proactive import run_proactive
+    from twinnet.loop.radar import run_radar
     from twinnet.loop.selfheal import run_selfheal
+    from twinnet.loop.stadium import run_stadium
     from twinnet.store import ContextStore
 
-    run = {"selfheal": run_selfheal, "energy": run_energy, "proactive": run_proactive}[job]
-    what = {"selfheal": "self-healing", "energy": "energy saving",
-            "proactive": "proactive capacity"}[job]
+    run = {"selfheal": run_selfheal, "energy": run_energy, "proactive": run_proactive,
+           "stadium": run_stadium, "radar": run_radar}[job]
+    what = _USECASES[job]
     with ContextStore(store_path) as store, _progress() as prog:
         task = prog.add_task(f"{what} ({policy})", total=None)
         return run(scenario, store, policy, backend, intervals,
                    progress=lambda d, n: prog.update(task, completed=d, total=n),
                    llm_timeout_s=llm_timeout)
+
+
+#: the use cases ``twinnet run`` runs over time, and what they are called
+_USECASES = {"selfheal": "self-healing", "energy": "energy saving",
+             "proactive": "proactive capacity", "stadium": "stadium surge with drones",
+             "radar": "radar spectrum sharing"}
+
+
+def _policies(job: str) -> tuple[str, ...]:
+    from twinnet.loop.proactive import PROACTIVE_POLICIES
+    from twinnet.loop.radar import RADAR_POLICIES
+    from twinnet.loop.selfheal import POLICIES
+    from twinnet.loop.stadium import STADIUM_POLICIES
+
+    return {"proactive": PROACTIVE_POLICIES, "stadium": STADIUM_POLICIES,
+            "radar": RADAR_POLICIES}.get(job, POLICIES)
+
+
+def _print_radar(rep: dict[str, Any], scenario: str) -> None:
+    u = rep["usecase"]
+    t = Table(title=f"radar spectrum sharing — {scenario}, policy {rep['policy']} (measured on "
+                    "the emulated network)")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_row(f"radar I/N samples above {u['protection_i_n_db']:g} dB",
+              f"{100 * u['protection_violation_fraction']:.3f} %")
+    t.add_row("worst I/N [dB]", f"{u['worst_i_n_db']:+.1f}")
+    t.add_row("throughput lost against no protection",
+              f"{100 * u['throughput_loss_fraction']:.2f} %")
+    t.add_row("directives (actions sent)", str(u["directives"]))
+    r = u["radar"]
+    if r["period_s"] is not None:
+        t.add_row("learnt rotation [s] (error)",
+                  f"{r['period_s']:.4f} ({1000 * r['period_error_s']:.2f} ms)")
+    if r["position_error_m"] is not None:
+        t.add_row("learnt position: error at the end [m]", f"{r['position_error_m']:.0f}")
+    out.print(t)
+    for m in rep.get("llm", {}).get("errors", [])[:5]:
+        out.print(f"  · {m}")
+
+
+def _print_stadium(rep: dict[str, Any], scenario: str) -> None:
+    u = rep["usecase"]
+    t = Table(title=f"stadium surge — {scenario}, policy {rep['policy']} (measured on the "
+                    "emulated network)")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_row("blocked user-minutes", f"{u['blocked_user_minutes']:,.0f}")
+    t.add_row("congested cell-minutes (PRB ≥ 0.9)", f"{u['congested_cell_minutes']:,.0f}")
+    t.add_row("peak / mean of the intervals' peak PRB utilisation",
+              f"{u['peak_prb_utilization']:.2f} / {u['mean_peak_prb_utilization']:.2f}")
+    t.add_row("mean p5 UE throughput [Mbit/s]", f"{u['p5_throughput_mbps']:.2f}")
+    t.add_row("served share of traffic", f"{u['served_ratio']:.3f}")
+    t.add_row("drones: most in the air / drone-minutes / reliefs",
+              f"{u['max_drones_up']} / {u['drone_minutes']:.0f} / {u['drone_reliefs']}")
+    t.add_row("drone energy [kWh]", f"{u['drone_energy_kwh']:.2f}")
+    t.add_row("directives (actions sent) / plans", f"{u['directives']} / {u['plans']}")
+    c = u["crowd"]
+    t.add_row("crowd against the calendar (L2)", f"x{c['scale']:.2f}, {c['shift_min']:+.0f} min")
+    out.print(t)
+    for m in rep.get("llm", {}).get("errors", [])[:5]:
+        out.print(f"  · {m}")
 
 
 def _print_energy(rep: dict[str, Any], scenario: str) -> None:

@@ -8,6 +8,7 @@ live in ``twinnet/scenarios/*.toml`` and are loaded by name (``load_scenario("ho
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from datetime import datetime
 from importlib import resources
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twinnet.errors import InputError, ScenarioError
@@ -24,11 +26,13 @@ from twinnet.radio.nr import n_prb
 __all__ = [
     "Antenna",
     "BackhaulCongestion",
+    "CalendarEvent",
     "Carrier",
     "CellOutage",
     "Crowd",
     "CsvLayout",
     "Demand",
+    "Drones",
     "Event",
     "Handover",
     "HexLayout",
@@ -44,12 +48,14 @@ __all__ = [
     "Scenario",
     "Simulation",
     "TiltFault",
+    "TrackPoint",
     "Traffic",
     "Truth",
     "UserGroup",
     "Users",
     "builtin_scenarios",
     "load_scenario",
+    "ramp_fraction",
 ]
 
 
@@ -156,6 +162,8 @@ class Carrier(_Model):
     #: cell individual offset of this carrier's cells [dB] (cell selection ranks RSRP + offset):
     #: a capacity layer is made the users' first choice where it reaches them
     offset_db: float = Field(0.0, ge=-24.0, le=24.0)
+    #: built on no sector: spectrum for drone base stations only (``[drones] carriers``)
+    drones_only: bool = False
 
     @model_validator(mode="after")
     def _check_prb(self) -> Carrier:
@@ -422,6 +430,10 @@ class UserGroup(_Model):
     fraction: float = Field(gt=0, le=1)
     mobility: Mobility = Field(default_factory=Mobility)
     traffic: Traffic = Field(default_factory=Traffic)
+    #: the network slice the group's sessions belong to (``reserve_prbs`` with this
+    #: ``slice_id`` dedicates PRBs of a cell to them); ``None``: the shared resources only
+    slice: str | None = Field(None, min_length=1, max_length=32,
+                              pattern=r"^[A-Za-z0-9_.\-]+$")
 
 
 #: TS 38.331 ``TimeToTrigger`` values [ms]
@@ -544,9 +556,33 @@ class BackhaulCongestion(_Event):
     capacity_mbps: float = Field(ge=0, le=1e6)
 
 
+class TrackPoint(_Model):
+    """A point of a moving thing's track: where it is ``t_s`` seconds after the simulation
+    start (positions in between are linear)."""
+
+    t_s: float = Field(ge=0)
+    x_m: float
+    y_m: float
+
+
+def _along(track: list[TrackPoint], t_s: float) -> tuple[float, float]:
+    ts = [p.t_s for p in track]
+    return (float(np.interp(t_s, ts, [p.x_m for p in track])),
+            float(np.interp(t_s, ts, [p.y_m for p in track])))
+
+
+def _ordered(track: list[TrackPoint], path: str) -> None:
+    ts = [p.t_s for p in track]
+    if any(b <= a for a, b in itertools.pairwise(ts)):
+        raise _FieldProblem(path, ts, "track points in increasing time")
+
+
 class Crowd(_Event):
     """``users`` extra users gather in a disc: they arrive over ``ramp_in_s``, stay ``hold_s``
-    and leave over ``ramp_out_s`` (an event's duration is the sum)."""
+    and leave over ``ramp_out_s`` (an event's duration is the sum). Each wants
+    ``per_user_mbps`` (default: the scenario's ``[demand] per_user_mbps``). With a ``track``
+    the disc's centre moves along it (a march, a crowd leaving towards a station);
+    ``x_m``/``y_m`` are then where it stands outside the track's times."""
 
     type: Literal["crowd"] = "crowd"
     x_m: float
@@ -556,40 +592,144 @@ class Crowd(_Event):
     ramp_in_s: float = Field(600.0, ge=0)
     hold_s: float = Field(3600.0, ge=0)
     ramp_out_s: float = Field(600.0, ge=0)
+    per_user_mbps: float | None = Field(None, ge=0, le=10_000)
+    track: list[TrackPoint] = Field(default_factory=list)
     traffic: Traffic = Field(default_factory=Traffic)
+
+    @model_validator(mode="after")
+    def _track(self) -> Crowd:
+        _ordered(self.track, "events.crowd.track")
+        return self
 
     @property
     def end_s(self) -> float:
         return self.at_s + self.ramp_in_s + self.hold_s + self.ramp_out_s
 
+    def centre(self, t_s: float) -> tuple[float, float]:
+        """Where the crowd's centre is at ``t_s``."""
+        if not self.track:
+            return self.x_m, self.y_m
+        return _along(self.track, t_s)
+
     def present_fraction(self, t_s: float) -> float:
         """Share of the crowd present at ``t_s`` (linear ramps)."""
-        t = t_s - self.at_s
-        if t < 0 or t_s >= self.end_s:
-            return 0.0
-        if t < self.ramp_in_s:
-            return t / self.ramp_in_s
-        t -= self.ramp_in_s
-        if t < self.hold_s:
-            return 1.0
-        t -= self.hold_s
-        return max(0.0, 1.0 - t / self.ramp_out_s) if self.ramp_out_s > 0 else 0.0
+        return ramp_fraction(t_s, self.at_s, self.ramp_in_s, self.hold_s, self.ramp_out_s)
 
 
-class RadarPoint(_Model):
-    t_s: float = Field(ge=0)
+def ramp_fraction(t_s: float, at_s: float, ramp_in_s: float, hold_s: float,
+                  ramp_out_s: float) -> float:
+    """Share of a gathering present at ``t_s``: 0 before ``at_s``, rising linearly over
+    ``ramp_in_s``, 1 for ``hold_s``, falling linearly over ``ramp_out_s``."""
+    t = t_s - at_s
+    if t < 0 or t_s >= at_s + ramp_in_s + hold_s + ramp_out_s:
+        return 0.0
+    if t < ramp_in_s:
+        return t / ramp_in_s
+    t -= ramp_in_s
+    if t < hold_s:
+        return 1.0
+    t -= hold_s
+    return max(0.0, 1.0 - t / ramp_out_s) if ramp_out_s > 0 else 0.0
+
+
+class CalendarEvent(_Model):
+    """An event the operator knows of in advance (a match, a concert): where, how many are
+    expected, and when the gates open (``at_s``), with the same ramps as a crowd. The truth's
+    ``[[events]]`` crowd may differ (more come, they come earlier): the L2 crowd forecast starts
+    from the calendar and corrects it from the arrivals it measures."""
+
+    name: str = Field(min_length=1, max_length=64)
     x_m: float
     y_m: float
+    radius_m: float = Field(gt=0, le=10_000)
+    expected_users: int = Field(ge=1, le=1_000_000)
+    at_s: float = Field(ge=0)
+    ramp_in_s: float = Field(1800.0, ge=0)
+    hold_s: float = Field(3600.0, ge=0)
+    ramp_out_s: float = Field(1800.0, ge=0)
+    per_user_mbps: float | None = Field(None, ge=0, le=10_000)
+
+    def present_fraction(self, t_s: float) -> float:
+        return ramp_fraction(t_s, self.at_s, self.ramp_in_s, self.hold_s, self.ramp_out_s)
+
+    @property
+    def end_s(self) -> float:
+        return self.at_s + self.ramp_in_s + self.hold_s + self.ramp_out_s
+
+
+class Drones(_Model):
+    """The drone (low-altitude platform) base stations the RRM engine may fly in (LLM-DTNet
+    §IV-B2): ``fleet`` airframes at a launch pad, each carrying one omnidirectional cell of
+    ``tx_power_dbm`` on one of ``carriers`` (default: the first carrier; carriers with
+    ``drones_only = true`` keep drones off the macro cells' spectrum, and several let nearby
+    drones transmit on different ones) with ``backhaul_mbps`` of
+    wireless backhaul, hovering at one of ``altitudes_m``. Energy (rotary wing, Zeng et al.
+    2019): ``hover_power_w`` + ``payload_power_w`` on station, ``cruise_power_w`` in transit at
+    ``speed_mps``; a battery of ``battery_wh`` of which ``reserve_fraction`` is never used. A
+    station is held longer than one battery by rotation: a relief drone flies out before the
+    one on station must return, and a landed drone needs ``swap_min`` for a fresh battery."""
+
+    fleet: int = Field(6, ge=1, le=100)
+    carriers: list[str] = Field(default_factory=list)
+    tx_power_dbm: float = Field(30.0, ge=0.0, le=40.0)
+    altitudes_m: list[float] = Field(default_factory=lambda: [60.0, 100.0, 150.0],
+                                     min_length=1)
+    backhaul_mbps: float = Field(150.0, gt=0, le=100_000)
+    base_x_m: float = 0.0
+    base_y_m: float = 0.0
+    speed_mps: float = Field(15.0, gt=0, le=100)
+    hover_power_w: float = Field(168.5, ge=0, le=10_000)
+    payload_power_w: float = Field(60.0, ge=0, le=10_000)
+    cruise_power_w: float = Field(180.0, ge=0, le=10_000)
+    battery_wh: float = Field(250.0, gt=0, le=100_000)
+    reserve_fraction: float = Field(0.2, ge=0, lt=1)
+    swap_min: float = Field(5.0, ge=0, le=600)
+    grid_m: float = Field(40.0, gt=0, le=1000, description="placement grid step [m]")
+    #: cell individual offset of a drone's cell [dB]: on its own carrier it interferes with
+    #: nobody, so users it reaches are made to prefer it (range extension)
+    offset_db: float = Field(6.0, ge=0.0, le=24.0)
+
+    @field_validator("altitudes_m")
+    @classmethod
+    def _alt(cls, v: list[float]) -> list[float]:
+        if any(not 10.0 <= a <= 300.0 for a in v):
+            raise ValueError(f"altitudes in [10, 300] m, got {v}")
+        return v
+
+    @property
+    def station_power_w(self) -> float:
+        return self.hover_power_w + self.payload_power_w
+
+    def endurance_s(self) -> float:
+        """How long a drone can stay on station (usable battery over station power)."""
+        return 3600.0 * self.battery_wh * (1.0 - self.reserve_fraction) / max(
+            self.station_power_w, 1e-9)
+
+    def transit_s(self, x_m: float, y_m: float) -> float:
+        return float(np.hypot(x_m - self.base_x_m, y_m - self.base_y_m)) / self.speed_mps
+
+    def stations(self, reach_m: float) -> int:
+        """How many stations ``reach_m`` from the pad the fleet holds without a gap: a station
+        needs the drone on it plus, per endurance, the relief's round trip and battery swap."""
+        turn = 2.0 * reach_m / self.speed_mps + 60.0 * self.swap_min
+        e = self.endurance_s()
+        return int(np.floor(self.fleet * e / (e + turn) + 1e-9))
 
 
 class Radar(_Event):
     """A radar moving along ``track`` (positions at times, linear in between) with a beam
-    rotating every ``rotation_s``; its main lobe, ``eirp_dbm`` peak over a ``beamwidth_deg``
-    beam transmitting a ``duty_cycle`` of the time, interferes with the users it sweeps, and the
-    cells' emissions must stay ``protection_i_n_db`` below the radar receiver's noise."""
+    rotating every ``rotation_s`` (azimuth ``phase_deg`` at the simulation start, counted like
+    every azimuth here: degrees from the x axis, anticlockwise); its main lobe, ``eirp_dbm``
+    peak over a ``beamwidth_deg`` beam transmitting a ``duty_cycle`` of the time, interferes
+    with the users it sweeps, and the cells' emissions in its band must stay
+    ``protection_i_n_db`` below the radar receiver's noise (ITU-R M.1464: I/N ≤ −6 dB). The
+    radar receives with its antenna's ``gain_dbi`` in the main lobe and ``sidelobe_dbi``
+    outside it; radar–cell paths lose free space plus ``clutter_loss_db`` (terrain and clutter
+    over the long paths, ITU-R P.2108). A cell senses the radar's pulses as interference bursts
+    when they arrive above ``detect_dbm`` at its antenna, timed within ``jitter_ms``."""
 
     type: Literal["radar"] = "radar"
-    track: list[RadarPoint] = Field(min_length=1)
+    track: list[TrackPoint] = Field(min_length=1)
     rotation_s: float = Field(4.0, gt=0, le=3600)
     beamwidth_deg: float = Field(2.0, gt=0, le=360)
     eirp_dbm: float = Field(90.0, ge=0, le=120)
@@ -598,13 +738,36 @@ class Radar(_Event):
     protection_i_n_db: float = Field(-6.0, ge=-30, le=30)
     noise_figure_db: float = Field(3.0, ge=0, le=20)
     bandwidth_mhz: float = Field(10.0, gt=0, le=1000)
+    phase_deg: float = Field(0.0, ge=0, lt=360)
+    gain_dbi: float = Field(38.0, ge=0, le=60)
+    sidelobe_dbi: float = Field(-12.0, ge=-40, le=20)
+    clutter_loss_db: float = Field(0.0, ge=0, le=80)
+    height_m: float = Field(20.0, gt=0, le=1000)
+    detect_dbm: float = Field(-100.0, ge=-150, le=0)
+    jitter_ms: float = Field(5.0, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _track(self) -> Radar:
+        _ordered(self.track, "events.radar.track")
+        return self
 
     def position(self, t_s: float) -> tuple[float, float]:
         """Where the radar is at ``t_s`` (first / last point outside the track)."""
-        ts = [p.t_s for p in self.track]
-        xs = [p.x_m for p in self.track]
-        ys = [p.y_m for p in self.track]
-        return float(np.interp(t_s, ts, xs)), float(np.interp(t_s, ts, ys))
+        return _along(self.track, t_s)
+
+    def beam_deg(self, t_s: ArrayLike) -> NDArray[np.float64]:
+        """The main beam's azimuth at ``t_s`` [deg, 0–360)."""
+        return np.asarray((self.phase_deg + 360.0 * np.asarray(t_s, dtype=np.float64)
+                           / self.rotation_s) % 360.0, dtype=np.float64)
+
+    def band_prbs(self, fc_ghz: float, bandwidth_mhz: float, n_prb: int) -> tuple[int, int]:
+        """The PRBs ``[lo, hi]`` of a carrier that overlap the radar's band (``hi < lo``: none),
+        PRB 0 at the carrier's lower edge."""
+        f0 = fc_ghz * 1e3 - bandwidth_mhz / 2.0  # MHz
+        prb = bandwidth_mhz / n_prb
+        lo = (self.fc_ghz * 1e3 - self.bandwidth_mhz / 2.0 - f0) / prb
+        hi = (self.fc_ghz * 1e3 + self.bandwidth_mhz / 2.0 - f0) / prb
+        return max(0, int(np.floor(lo))), min(n_prb - 1, int(np.ceil(hi)) - 1)
 
 
 Event = Annotated[CellOutage | TiltFault | PaDegradation | BackhaulCongestion | Crowd | Radar,
@@ -681,12 +844,19 @@ class Scenario(_Model):
     groups: list[UserGroup] = Field(default_factory=list)
     simulation: Simulation | None = None
     events: list[Event] = Field(default_factory=list)
+    #: events the operator knows of in advance (what the L2 crowd forecast starts from)
+    calendar: list[CalendarEvent] = Field(default_factory=list)
+    drones: Drones | None = None
     truth: Truth = Field(default_factory=Truth)
     #: the job ``twinnet run`` does on this network: ``capacity`` (the congested-cell loop),
     #: ``selfheal`` (detect, diagnose, compensate cell faults; needs [simulation]),
-    #: ``energy`` (capacity cells sleep at low load over a day; needs [simulation]); absent:
+    #: ``energy`` (capacity cells sleep at low load over a day; needs [simulation]),
+    #: ``proactive`` (capacity ahead of the busy hour over a day), ``stadium`` (a crowd event
+    #: with drone base stations; needs [simulation] and [drones]), ``radar`` (spectrum sharing
+    #: with a rotating radar in [[events]]); absent:
     #: ``selfheal`` for a living network with cell faults in [[events]], else ``capacity``
-    usecase: Literal["capacity", "selfheal", "energy", "proactive"] | None = None
+    usecase: Literal["capacity", "selfheal", "energy", "proactive", "stadium", "radar"] | None \
+        = None
     base_dir: str | None = Field(None, exclude=True)
 
     @property
@@ -716,9 +886,22 @@ class Scenario(_Model):
         if self.events and self.simulation is None:
             raise _FieldProblem("events", len(self.events),
                                 "a [simulation] table: events happen in time")
-        if self.usecase in ("selfheal", "energy") and self.simulation is None:
+        if self.usecase in ("selfheal", "energy", "proactive", "stadium", "radar") \
+                and self.simulation is None:
             raise _FieldProblem("usecase", self.usecase,
                                 "a [simulation] table: this use case runs in time")
+        if self.usecase == "radar" and not any(isinstance(e, Radar) for e in self.events):
+            raise _FieldProblem("events", len(self.events), "a radar event: the radar use "
+                                "case shares its band")
+        if self.usecase == "stadium" and self.drones is None:
+            raise _FieldProblem("drones", None, "a [drones] table: the stadium use case flies "
+                                "drone base stations")
+        cars = [c.name for c in self.carriers]
+        if self.drones is not None and any(c not in cars for c in self.drones.carriers):
+            raise _FieldProblem("drones.carriers", self.drones.carriers,
+                                f"carriers of the scenario ({cars})")
+        if all(c.drones_only for c in self.carriers):
+            raise _FieldProblem("carriers", cars, "at least one carrier not drones_only")
         return self
 
     @property

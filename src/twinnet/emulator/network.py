@@ -125,7 +125,9 @@ class NetworkEmulator:
                 m = e.users
                 users = UserSet(x, y, np.full(m, sc.users.outdoor_height_m),
                                 np.zeros(m, dtype=bool), np.zeros(m), np.zeros(m, dtype=bool),
-                                np.zeros(m), np.full(m, sc.demand.per_user_mbps))
+                                np.zeros(m), np.full(m, sc.demand.per_user_mbps
+                                                     if e.per_user_mbps is None
+                                                     else e.per_user_mbps))
                 crowd_users[i] = self.twin.add_users(users)
                 extra.append((crowd_users[i], e.traffic))
         present = np.ones(self.twin.users.n, dtype=bool)
@@ -174,6 +176,11 @@ class NetworkEmulator:
         if getattr(self, "sim", None) is not None:
             assert self.sim is not None
             self.sim.set_network(net)
+            d = self.scenario.drones
+            if d is not None:  # a drone's cell carries at most its wireless backhaul
+                cap = self.sim.site_cap_mbps
+                drone = net.is_drone_site()
+                cap[drone & ~np.isfinite(cap)] = d.backhaul_mbps
 
     def _user_zones(self) -> NDArray[np.int64]:
         """Zone 0…24 of each user: 5×5 partition of the users' bounding box, row-major from the
@@ -254,7 +261,8 @@ class NetworkEmulator:
         alarms, truth = self.events.drain()
         self.last_kpis = dict(sim.last_kpis)
         self.clock = end
-        return Telemetry(ts, kpis, reports, alarms=alarms, truth=truth)
+        return Telemetry(ts, kpis, reports, alarms=alarms, truth=truth,
+                         bursts=self.events.drain_bursts())
 
     def _kpis(self, ts: pd.Timestamp, ev: Any) -> pd.DataFrame:
         c = ev.load

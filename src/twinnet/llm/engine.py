@@ -94,6 +94,7 @@ if TYPE_CHECKING:
     from twinnet.llm.backends import ChatBackend
     from twinnet.llm.rag import KnowledgeBase
     from twinnet.network.topology import Network
+    from twinnet.scenario import Drones
     from twinnet.store.context import ContextStore
     from twinnet.twin.twin import DigitalTwin, Evaluation
 
@@ -225,6 +226,9 @@ class Outlook:
     forecast: dict[str, float] = field(default_factory=dict)
     horizon_min: int = 60
     fidelity: dict[str, Any] = field(default_factory=dict)
+    #: the use case's own findings about what comes next (a crowd forecast, a radar's track),
+    #: one line each
+    notes: tuple[str, ...] = ()
 
 
 def _outlook(o: Outlook | None) -> dict[str, Any]:
@@ -257,9 +261,28 @@ def _short(a: Any) -> str:
 
 
 # --------------------------------------------------------------------------- schema
+def radar_bands(scenario: Any, network: Network) -> dict[str, tuple[int, int]] | None:
+    """Each cell's PRBs in the band of the scenario's radars (``None`` without a radar)."""
+    from twinnet.scenario import Radar
+
+    radars = [e for e in scenario.events if isinstance(e, Radar)]
+    if not radars:
+        return None
+    out: dict[str, tuple[int, int]] = {}
+    for c, name in enumerate(network.cell_names):
+        car = network.carriers[network.cell_carrier[c]]
+        for r in radars:
+            lo, hi = r.band_prbs(car.fc_ghz, car.bandwidth_mhz, car.n_prb)
+            if hi >= lo:
+                a, b = out.get(name, (lo, hi))
+                out[name] = (min(a, lo), max(b, hi))
+    return out
+
+
 def proposal_schema(network: Network, types: tuple[str, ...] = CAPACITY_TYPES,
                     max_actions: int = 4, policy: Policy | None = None,
-                    focus: list[str] | None = None, drones: bool = False,
+                    focus: list[str] | None = None, drones: bool | Drones = False,
+                    blanking: dict[str, tuple[int, int]] | None = None,
                     only: list[str] | None = None, shrink: list[str] | None = None,
                     lead: str | None = None) -> dict[str, Any]:
     """JSON Schema of a proposal for this network: ``{"actions": [...], "diagnosis"}`` with one
@@ -270,7 +293,9 @@ def proposal_schema(network: Network, types: tuple[str, ...] = CAPACITY_TYPES,
     be named (a reflexion round asks about the cells still over the target); cells in
     ``shrink`` (over the target) are offered only footprint-reducing values: more downtilt, less
     power, a negative offset. With ``lead`` (the most congested cell), the first action must be
-    one of those on that cell: the engine asks the model about the cell that matters first."""
+    one of those on that cell: the engine asks the model about the cell that matters first.
+    ``drones`` (the scenario's fleet) offers drone deployments within the fleet and the
+    policy; ``blanking`` (cell → the PRBs in a radar's band) offers blanking those PRBs."""
     pol = policy or Policy()
     names = [n for n in network.cell_names if only is None or n in only]
     first = [c for c in (focus or []) if c in names]
@@ -327,11 +352,32 @@ def proposal_schema(network: Network, types: tuple[str, ...] = CAPACITY_TYPES,
                                          "offset_db": rng(-pol.max_offset_db,
                                                           pol.max_offset_db)}))
     if drones and "deploy_drone" in types and pol.max_drones > 0:
-        items.append(obj("deploy_drone", {"cell": {"enum": ["D1", "D2"][:pol.max_drones]},
-                                          "x_m": {"type": "integer"},
-                                          "y_m": {"type": "integer"},
-                                          "altitude_m": rng(*pol.drone_altitude_m),
-                                          "tx_power_dbm": rng(0, pol.drone_max_power_dbm)}))
+        fleet = drones if not isinstance(drones, bool) else None
+        n = fleet.fleet if fleet is not None else pol.max_drones
+        props: dict[str, Any] = {"cell": {"enum": [f"D{i + 1}" for i in range(n)]}}
+        m = network.extent_m() / 2.0
+        cx, cy = float(np.mean(network.site_x_m)), float(np.mean(network.site_y_m))
+        props["x_m"] = rng(cx - m, cx + m)
+        props["y_m"] = rng(cy - m, cy + m)
+        lo, hi = pol.drone_altitude_m
+        if fleet is not None:  # the fleet's altitudes, within the policy's
+            lo, hi = max(lo, min(fleet.altitudes_m)), min(hi, max(fleet.altitudes_m))
+        props["altitude_m"] = rng(lo, hi)
+        props["tx_power_dbm"] = rng(0, min(pol.drone_max_power_dbm, fleet.tx_power_dbm)
+                                    if fleet is not None else pol.drone_max_power_dbm)
+        if len(cars) > 1:
+            props["carrier"] = {"enum": (fleet.carriers if fleet is not None and fleet.carriers
+                                         else cars)}
+        items.append(obj("deploy_drone", props))
+    if blanking and "blank_prbs" in types:  # the PRBs in a radar's band, nothing else
+        bands: dict[tuple[int, int], list[str]] = {}
+        for c, (lo, hi) in blanking.items():
+            if c in names and hi >= lo:
+                bands.setdefault((lo, hi), []).append(c)
+        for (lo, hi), cs in bands.items():
+            items.append(obj("blank_prbs", {"cell": {"enum": order(cs)},
+                                            "start_prb": {"const": lo},
+                                            "end_prb": {"const": hi}}))
     actions: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": max_actions,
                                "items": {"anyOf": items}}
     if lead is not None:
@@ -444,6 +490,32 @@ class DecisionEngine:
         """Start a decision: the model's time budget (``llm_budget_s``) is whole again."""
         self._llm_spent = 0.0
 
+    def choose(self, twin: DigitalTwin, target: float, outlook: Outlook, options: list[str],
+               intro: str, ts: Any = None) -> tuple[int | None, dict[str, Any]]:
+        """The model picks one of ``options`` (plans already checked on the twin, one line
+        each) after the context report of ``twin`` with ``outlook``: a letter under a JSON
+        Schema, validated. Returns the index (``None`` when the model fails or there is
+        nothing to choose) and what to record (``model_choice`` or ``model_error``)."""
+        if len(options) < 2:
+            return None, {"model": "one plan: no choice"}
+        report, _ = self.context(twin, twin.evaluate(uplink=False), target, None, outlook)
+        letters = [chr(65 + i) for i in range(len(options))]
+        lines = [f"{letters[i]}: {o}" for i, o in enumerate(options)]
+        msgs = [{"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": report + f"\n\n{intro}\n" + "\n".join(lines)
+                 + '\n\nChoose one. JSON: {"choice": "A"}'}]
+        schema = {"type": "object", "properties": {"choice": {"enum": letters}},
+                  "required": ["choice"], "additionalProperties": False}
+        self.new_decision()
+        text = self.chat("choose", msgs, schema, ts)
+        if text is None:
+            return None, {"model_error": self.stats.errors[-1][:200]}
+        try:
+            k = letters.index(json.loads(text)["choice"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return None, {"model_error": f"invalid choice: {str(exc)[:120]}"}
+        return k, {"model_choice": letters[k]}
+
     def chat(self, purpose: str, messages: list[dict[str, str]], schema: dict[str, Any],
              ts: Any = None) -> str | None:
         """One audited call; ``None`` (and an error in the stats) when the backend fails."""
@@ -535,8 +607,9 @@ class DecisionEngine:
         ahead = [i for i in insights if i.kind in _OUTLOOK_KINDS]
         now = [i for i in insights if i.kind not in _OUTLOOK_KINDS]
         report = render_report(now, twin.scenario, twin.network)
-        if ahead:
-            report += "\nOutlook:\n" + "\n".join(insight_line(i) for i in ahead[:5])
+        lines = [insight_line(i) for i in ahead[:5]] + list(outlook.notes if outlook else ())
+        if lines:
+            report += "\nOutlook:\n" + "\n".join(lines)
         passages: list[Any] = []
         if self.knowledge is not None:
             query = " ".join(f"{i.kind} {i.subject}" for i in insights[:4]) or "congestion"
@@ -566,6 +639,8 @@ class DecisionEngine:
         hot = [c for c in (focus or []) if c in net.cell_names
                and net.cell_active[net.cell_names.index(c)]]
         schema = proposal_schema(net, tuple(self.policy.allowed_types), policy=self.policy,
+                                 drones=twin.scenario.drones or False,
+                                 blanking=radar_bands(twin.scenario, net),
                                  focus=focus, only=only if only is not None else focus,
                                  shrink=hot, lead=hot[0] if hot else None)
         text = self.chat("propose", messages, schema, ts)
@@ -576,7 +651,8 @@ class DecisionEngine:
         except InputError as exc:
             self.audit("invalid", {"error": str(exc)}, ts)
             return Screened(parsed=False, error=f"invalid JSON from the model: {exc}")
-        s = screen_actions(obj["actions"], net, self.policy, self.rate, ts)
+        s = screen_actions(obj["actions"], net, self.policy, self.rate, ts,
+                           bands=radar_bands(twin.scenario, net))
         s.diagnosis = str(obj.get("diagnosis", ""))[:200]
         self.stats.rejected_actions += len(s.rejections)
         if s.actions:

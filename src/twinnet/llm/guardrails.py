@@ -32,6 +32,7 @@ import pandas as pd
 
 from twinnet.actions import (
     ActionPlan,
+    BlankPRBs,
     DeployDrone,
     parse_action,
 )
@@ -142,8 +143,11 @@ class RateLimiter:
 
 
 def screen_actions(items: Any, network: Network, policy: Policy | None = None,
-                   rate: RateLimiter | None = None, now: Any = None) -> Screened:
-    """Validate untrusted action data one by one; keep what passes, explain what does not."""
+                   rate: RateLimiter | None = None, now: Any = None,
+                   bands: dict[str, tuple[int, int]] | None = None) -> Screened:
+    """Validate untrusted action data one by one; keep what passes, explain what does not.
+    ``bands`` (cell → the PRBs in a radar's band): blanking is allowed only there (none
+    without a radar)."""
     pol = policy or Policy()
     out = Screened()
     if not isinstance(items, list):
@@ -184,6 +188,13 @@ def screen_actions(items: Any, network: Network, policy: Policy | None = None,
         if unknown:
             out.rejections.append(Rejection(i, "cell", unknown[0], "not a cell of the network"))
             continue
+        if isinstance(a, BlankPRBs) and a.n_blanked > 0:
+            lo, hi = (bands or {}).get(a.cell, (0, -1))
+            if hi < lo or a.start_prb < lo or a.end_prb > hi:
+                out.rejections.append(Rejection(
+                    i, "start_prb", a.start_prb, "blanking only of the PRBs in a radar's band"
+                    + (f" ({lo}-{hi} on {a.cell})" if hi >= lo else f" (none on {a.cell})")))
+                continue
         v = pol.check(a, network, drones)
         if v is not None:
             out.rejections.append(Rejection(i, v.field, v.value, v.reason))

@@ -51,7 +51,7 @@ import pandas as pd
 from twinnet.actions import ActionPlan, SetCellActive, SetCellOffset
 from twinnet.emulator import NetworkEmulator
 from twinnet.errors import InputError
-from twinnet.loop.living import LivingNetwork, day_intervals
+from twinnet.loop.living import LivingNetwork, day_intervals, usecase_report
 from twinnet.policy.energy import cell_power_w
 from twinnet.rrm.energy import EnergyPoint, capacity_cells, compliant, energy_front, pick
 from twinnet.scenario import Scenario
@@ -313,15 +313,8 @@ class EnergyLoop:
         h = self.report_s / 3600.0
         e = float(df["power_w"].sum() * h / 1e3)
         e_ref = float(df["power_w_reference"].sum() * h / 1e3)
-        first, last = self.rows[0], self.rows[-1]
         keys = ("p5_throughput_mbps", "outage_ratio", "peak_prb_utilization")
-        return {
-            "scenario": self.sc.name, "policy": self.policy, "intervals": len(df),
-            "report_s": self.report_s, "verified_on": "emulator",
-            "truth": self.emu.truth_cfg.model,
-            "baseline": {k: first[k] for k in keys}, "after": {k: last[k] for k in keys},
-            "plan": self.decisions,
-            "usecase": {
+        return usecase_report(self, keys, {
                 "energy_kwh": e, "energy_kwh_reference": e_ref,
                 "energy_saved_fraction": (e_ref - e) / e_ref if e_ref > 0 else 0.0,
                 "qos_violations": int((~df["qos_held"]).sum()),
@@ -339,13 +332,8 @@ class EnergyLoop:
                 "cell_hours_asleep": float(df["asleep"].sum() * h),
                 "directives": self.directives,
                 "pareto_front": self.last_front.get("front", []),
-            },
-            "timeline": self.rows,
-            "llm": {"backend": None if self.backend is None else self.backend.name,
-                    "calls": self.llm_calls, "errors": self.llm_errors},
-            "timings_s": {k: round(v, 3) for k, v in self.timing.items()}
-            | {"total": round(wall_s, 3)},
-        }
+        }, {"backend": None if self.backend is None else self.backend.name,
+            "calls": self.llm_calls, "errors": self.llm_errors}, wall_s)
 
 
 def run_energy(scenario: str | Scenario, store: ContextStore, policy: str = "solver",

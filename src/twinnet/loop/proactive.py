@@ -54,7 +54,6 @@ on.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,8 +73,13 @@ from twinnet.actions import (
 from twinnet.engines.radio_calibration import RadioCalibration
 from twinnet.engines.traffic_forecast import DemandAreas, TrafficForecast
 from twinnet.errors import InputError
-from twinnet.llm.engine import SYSTEM_PROMPT, DecisionEngine, Outlook
-from twinnet.loop.living import LivingNetwork, day_intervals
+from twinnet.llm.engine import DecisionEngine, Outlook
+from twinnet.loop.living import (
+    LivingNetwork,
+    day_intervals,
+    learn_load_factor,
+    usecase_report,
+)
 from twinnet.rrm.capacity import Option, candidate_options
 from twinnet.scenario import Scenario
 from twinnet.store.context import ContextStore
@@ -225,16 +229,8 @@ class CapacityDayLoop:
         mean absolute PRB error before the update (the L2 fidelity)."""
         tw = self.twin
         self._load(tw, observed)
-        _, _, u = self._peak(tw)
         m = measured.reindex(tw.network.cell_names).to_numpy(dtype=float)
-        act = tw.network.cell_active
-        mae = float(np.nanmean(np.abs(u[act] - m[act])))
-        ok = act & (m > 0.05) & (m < 0.95) & (u > 0.02) & (u < 0.98)
-        ratio = np.where(ok, m / np.maximum(u, 1e-6), 1.0)
-        srv = tw.serving_cells().astype(np.int64)
-        has = srv >= 0
-        step = np.where(has, ratio[np.where(has, srv, 0)], 1.0)
-        self.load_factor = np.clip(self.load_factor * np.sqrt(step), 0.3, 3.0)
+        self.load_factor, mae = learn_load_factor(tw, m, self.load_factor)
         return mae
 
     def _peak(self, twin: DigitalTwin) -> tuple[float, float, np.ndarray]:
@@ -432,31 +428,13 @@ class CapacityDayLoop:
                 alts: list[tuple[list[Any], list[str], float, float]], mult: dict[str, float],
                 ov0: float) -> tuple[int | None, dict[str, Any]]:
         """The model picks a plan (a letter, validated; ``None`` when it fails)."""
-        if len(alts) < 2:
-            return None, {"model": "one plan: no choice"}
-        base = twin.evaluate(uplink=False)
         outlook = Outlook(forecast=mult, horizon_min=int(self.horizon * self.report_s / 60),
                           fidelity=self.monitor.latest())
-        report, _ = self.engine.context(twin, base, self.target, None, outlook)
-        letters = [chr(65 + i) for i in range(len(alts))]
-        lines = [f"{letters[i]}: {'; '.join(n)} (twin: peak PRB utilisation {p:.2f}, overload "
-                 f"{ov0:.2f} -> {o:.2f})" for i, (_, n, o, p) in enumerate(alts)]
-        msgs = [{"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": report + f"\n\nPlans for the next "
-                 f"{outlook.horizon_min} min, each checked on the twin with the forecast "
-                 "load:\n" + "\n".join(lines)
-                 + '\n\nChoose one. JSON: {"choice": "A"}'}]
-        schema = {"type": "object", "properties": {"choice": {"enum": letters}},
-                  "required": ["choice"], "additionalProperties": False}
-        self.engine.new_decision()
-        text = self.engine.chat("choose", msgs, schema, ts)
-        if text is None:
-            return None, {"model_error": self.engine.stats.errors[-1][:200]}
-        try:
-            k = letters.index(json.loads(text)["choice"])
-        except (ValueError, KeyError, TypeError) as exc:
-            return None, {"model_error": f"invalid choice: {str(exc)[:120]}"}
-        return k, {"model_choice": letters[k]}
+        lines = [f"{'; '.join(n)} (twin: peak PRB utilisation {p:.2f}, overload "
+                 f"{ov0:.2f} -> {o:.2f})" for _, n, o, p in alts]
+        return self.engine.choose(twin, self.target, outlook, lines,
+                                  f"Plans for the next {outlook.horizon_min} min, each checked "
+                                  "on the twin with the forecast load:", ts)
 
     def _solve(self, ts: pd.Timestamp, observed: pd.Series) -> dict[str, Any] | None:
         act, undo, mult = self._demands(observed)
@@ -554,17 +532,10 @@ class CapacityDayLoop:
     def report(self, wall_s: float) -> dict[str, Any]:
         df = pd.DataFrame(self.rows)
         m = self.report_s / 60.0
-        first, last = self.rows[0], self.rows[-1]
         keys = ("peak_prb_utilization", "p5_ue_throughput_mbps", "served_ratio")
         acts = [d for d in self.decisions if d["kind"] in ("act", "rule")]
         ahead = [d for d in self.decisions if d.get("before_congestion")]
-        return {
-            "scenario": self.sc.name, "policy": self.policy, "intervals": len(df),
-            "report_s": self.report_s, "verified_on": "emulator",
-            "truth": self.emu.truth_cfg.model,
-            "baseline": {k: first[k] for k in keys}, "after": {k: last[k] for k in keys},
-            "plan": self.decisions,
-            "usecase": {
+        return usecase_report(self, keys, {
                 "congested_cell_minutes": float(df["congested_cells"].sum() * m),
                 "congestion_threshold": self.congested,
                 "p5_throughput_mbps": float(df["p5_ue_throughput_mbps"].mean()),
@@ -580,13 +551,7 @@ class CapacityDayLoop:
                     "mean_nrmse": (float(df["forecast_nrmse"].mean())
                                    if "forecast_nrmse" in df else None),
                     "retrains": self.retrains},
-            },
-            "timeline": self.rows,
-            "models": self.models,
-            "llm": self.engine.stats.to_dict(),
-            "timings_s": {k: round(v, 3) for k, v in self.timing.items()}
-            | {"total": round(wall_s, 3)},
-        }
+        }, self.engine.stats.to_dict(), wall_s, models=self.models)
 
 
 def run_proactive(scenario: str | Scenario, store: ContextStore, policy: str = "solver",

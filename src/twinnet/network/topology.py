@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 from twinnet.errors import InputError, ScenarioError
 from twinnet.scenario import CsvLayout, HexLayout, Scenario, SceneLayout
 
-__all__ = ["CarrierInfo", "Network", "build_network", "hex_site_positions", "wrap_shifts_m"]
+__all__ = ["Blanking", "CarrierInfo", "Network", "build_network", "hex_site_positions",
+           "wrap_shifts_m"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,11 @@ class Network:
     #: of the neighbour in the serving cell's measurement object (TS 38.331); a pair without
     #: one uses the neighbour's own ``cell_cio_db``
     cell_pair_cio_db: dict[tuple[int, int], float] = field(default_factory=dict)
+    #: which PRBs a cell leaves empty, by cell index: always (``blank_prbs``) or on a
+    #: schedule that follows a rotating radar's beam (``schedule_blanking``)
+    cell_blanking: dict[int, Blanking] = field(default_factory=dict)
+    #: the slice each cell's reserved PRBs (``cell_prb_reserved``) are dedicated to
+    cell_prb_slice: dict[int, str] = field(default_factory=dict)
 
     @property
     def n_sites(self) -> int:
@@ -167,6 +173,11 @@ class Network:
         for a in (self.cell_prb_reserved, self.cell_prb_blanked):
             if a is not None:
                 n = n - a
+        sched = [(c, b) for c, b in self.cell_blanking.items() if b.period_s > 0]
+        if sched:  # a schedule takes its PRBs for its share of the time
+            n = n.astype(np.float64)
+            for c, b in sched:
+                n[c] -= b.n_prb * b.duty
         return np.maximum(n, 1)
 
     def ensure_prb_arrays(self) -> None:
@@ -197,6 +208,8 @@ class Network:
             else self.cell_prb_blanked.copy(),
             iot_uplink={k: dict(v) for k, v in self.iot_uplink.items()},
             cell_pair_cio_db=dict(self.cell_pair_cio_db),
+            cell_blanking=dict(self.cell_blanking),
+            cell_prb_slice=dict(self.cell_prb_slice),
         )
 
     def pair_offsets(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
@@ -254,6 +267,47 @@ class Network:
         if self.cell_prb_blanked is not None:
             self.cell_prb_blanked = np.append(self.cell_prb_blanked, 0)
         return self.n_cells - 1
+
+
+@dataclass(frozen=True)
+class Blanking:
+    """PRBs ``[start_prb, end_prb]`` of a cell left empty: always (``period_s = 0``), or on a
+    schedule that follows a rotating radar's predicted beam — blanked while the predicted beam
+    azimuth ``phase_deg + 360 t / period_s`` (``t``: seconds on the network's clock) lies
+    within ``[from_deg, to_deg]``, both edges moving by ``drift_deg_s`` per second (a moving
+    radar sees the cell at a drifting azimuth)."""
+
+    start_prb: int
+    end_prb: int
+    period_s: float = 0.0
+    phase_deg: float = 0.0
+    from_deg: float = 0.0
+    to_deg: float = 360.0
+    drift_deg_s: float = 0.0
+
+    @property
+    def n_prb(self) -> int:
+        return self.end_prb - self.start_prb + 1
+
+    @property
+    def duty(self) -> float:
+        """Share of the time the PRBs are blanked."""
+        if self.period_s <= 0:
+            return 1.0
+        return min(max(self.to_deg - self.from_deg, 0.0), 360.0) / 360.0
+
+    def blanked(self, t_s: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Whether the PRBs are blanked at network times ``t_s``."""
+        t = np.asarray(t_s, dtype=np.float64)
+        if self.period_s <= 0:
+            return np.ones(t.shape, dtype=bool)
+        beam = self.phase_deg + 360.0 * t / self.period_s
+        lo = self.from_deg + self.drift_deg_s * t
+        return ((beam - lo) % 360.0) <= (self.to_deg - self.from_deg)
+
+    def overlap(self, lo_prb: int, hi_prb: int) -> int:
+        """How many of the PRBs ``[lo_prb, hi_prb]`` this blanking covers."""
+        return max(0, min(hi_prb, self.end_prb) - max(lo_prb, self.start_prb) + 1)
 
 
 CellRow = tuple[int, float, float, float, float | None]
@@ -373,6 +427,8 @@ def build_network(scenario: Scenario, small_cells: bool = True) -> Network:
         sec = sector_count.get(s, 0)
         sector_count[s] = sec + 1
         for k, car in enumerate(scenario.carriers):
+            if car.drones_only:  # lit only on drones
+                continue
             rows.append((s, sec, k, az, mt, et, car.tx_power_dbm if p is None else p))
     active = [bool(scenario.carriers[int(r[2])].active) for r in rows]
     cio = [float(scenario.carriers[int(r[2])].offset_db) for r in rows]

@@ -15,10 +15,20 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["HEADLINE_KPIS", "KPIS", "Kpi", "format_kpi", "jain_fairness", "kpi_subset",
-           "network_kpis"]
+from twinnet.errors import InputError
+
+__all__ = [
+    "HEADLINE_KPIS",
+    "KPIS",
+    "Kpi",
+    "format_kpi",
+    "jain_fairness",
+    "kpi_subset",
+    "network_kpis",
+    "on_time_satisfied",
+]
 
 
 @dataclass(frozen=True)
@@ -122,3 +132,20 @@ def network_kpis(
         "n_cells": int(util.size),
         "saturated_cells": int(np.sum(util >= 0.999)),
     }
+
+
+def on_time_satisfied(packets: ArrayLike, late: ArrayLike, on_time: float = 0.99
+                      ) -> NDArray[np.bool_]:
+    """Per user: whether at least ``on_time`` of its packets arrived within their delay budget
+    (3GPP TR 38.838 §5: an XR user is satisfied when more than 99 % of its frames arrive within
+    the packet delay budget). ``packets`` the packets the user completed, ``late`` those of its
+    packets that missed the budget (delivered late or still queued past it, counted once). A
+    user without packets is not counted as satisfied."""
+    p = np.asarray(packets, dtype=np.float64)
+    lt = np.asarray(late, dtype=np.float64)
+    if p.shape != lt.shape:
+        raise InputError("late", lt.shape, f"one count per user, like packets {p.shape}")
+    if not 0.0 < on_time <= 1.0:
+        raise InputError("on_time", on_time, "a share in (0, 1]")
+    total = np.maximum(p, lt)  # a packet late and still queued is not in ``packets`` yet
+    return (total > 0) & (lt <= (1.0 - on_time) * total + 1e-9)

@@ -21,3 +21,6 @@ class Telemetry:
     reports: pd.DataFrame
     alarms: pd.DataFrame | None = None
     truth: pd.DataFrame | None = None
+    #: interference bursts the cells sensed (a radar's beam sweeping them): ``cell_id``,
+    #: ``t_s`` (seconds on the network's clock), ``rx_dbm``
+    bursts: pd.DataFrame | None = None

@@ -55,7 +55,7 @@ from twinnet.scenario import Simulation, Traffic, UserGroup
 from twinnet.store.schema import CQI_COLUMNS
 from twinnet.traffic.handover import HandoverControl, HandoverStep
 from twinnet.traffic.queues import ServiceStats
-from twinnet.traffic.scheduler import ProportionalFair
+from twinnet.traffic.scheduler import ProportionalFair, Schedule
 from twinnet.traffic.sessions import Arrivals, Queues, TrafficSource, make_traffic
 
 if TYPE_CHECKING:
@@ -179,13 +179,19 @@ class NetworkSimulation:
         self.groups = self._build_groups(list(groups) if groups is not None
                                          else sc.user_groups, extra_traffic)
         self.group_of = np.full(n, -1, dtype=np.int64)
+        #: each user's slice (``""``: none)
+        self.slice_of = np.full(n, "", dtype=object)
         for k, g in enumerate(self.groups):
             self.group_of[g.users] = k
+            if g.group.slice is not None:
+                self.slice_of[g.users] = g.group.slice
         self.max_speed_mps = max((g.mobility.max_speed_mps for g in self.groups), default=0.0)
         net = self.twin.network
         self.handover = HandoverControl(n, self.config.handover)
         self.pf_dl = ProportionalFair(n)
         self.pf_ul = ProportionalFair(n)
+        self.pf_slice_dl = ProportionalFair(n)  # on the PRBs dedicated to slices
+        self.pf_slice_ul = ProportionalFair(n)
         self.dl = Queues(n)
         self.ul = Queues(n)
         fb = [g.users for g in self.groups if g.traffic.full_buffer]
@@ -212,6 +218,7 @@ class NetworkSimulation:
         self.snapshots: list[dict[str, Any]] = []
         self.last_interval: pd.DataFrame | None = None
         self.last_kpis: dict[str, Any] = {}
+        self.last_users: dict[str, NDArray[np.float64]] = {}
         self.last_step: HandoverStep | None = None
 
     # ------------------------------------------------------------------ set-up
@@ -313,6 +320,12 @@ class NetworkSimulation:
         self._x_ref[moved] = self.x_m[moved]
         self._y_ref[moved] = self.y_m[moved]
 
+    def moved(self, distance_m: float) -> None:
+        """Users were moved by someone else (a hook: a marching crowd) by up to
+        ``distance_m``: their links follow."""
+        self._cand_moved_m += distance_m
+        self._follow_users()
+
     def set_network(self, network: Any) -> None:
         """Take a new network state (a directive, a fault, a drone); it acts from this step.
         Cells a directive creates start idle; link gains follow tilts and new sites."""
@@ -407,16 +420,14 @@ class NetworkSimulation:
         arrived = np.zeros(self.n_users)
         for a in dl_arr:
             arrived[a.users] += a.bits
-        sched = self.pf_dl.schedule(cell, net.n_cells, rate_dl, demand, dt,
-                                    site_of_cell=net.cell_site if cap is not None else None,
-                                    site_cap_bits=cap)
+        sched = self._sliced(self.pf_dl, self.pf_slice_dl, cell, rate_dl, demand, dt, cap)
         stats = self.dl.serve(dl_arr, sched.served_bits, dt, rate_bps=sched.busy_rate_bps)
         self.util_dl = np.where(net.cell_active, sched.cell_utilization, 0.0)
         ul_stats = None
         if ul_arr:
             rate_ul = self._uplink_rate(cell, k)
-            ul_sched = self.pf_ul.schedule(cell, net.n_cells, rate_ul,
-                                           self.ul.demand_bits(ul_arr), dt)
+            ul_sched = self._sliced(self.pf_ul, self.pf_slice_ul, cell, rate_ul,
+                                    self.ul.demand_bits(ul_arr), dt, None)
             ul_stats = self.ul.serve(ul_arr, ul_sched.served_bits, dt,
                                      rate_bps=ul_sched.busy_rate_bps)
             self.util_ul = np.where(net.cell_active, ul_sched.cell_utilization, 0.0)
@@ -426,6 +437,38 @@ class NetworkSimulation:
         self.step_count += 1
         if self.step_count % self.config.steps_per_report == 0:
             self._close_interval()
+
+    def _sliced(self, pf: ProportionalFair, pf_slice: ProportionalFair,
+                cell: NDArray[np.int32], rate: NDArray[np.float64],
+                demand: NDArray[np.float64], dt: float,
+                cap: NDArray[np.float64] | None) -> Schedule:
+        """One step's schedule with the cells' slice reservations (TS 28.541 dedicated PRBs):
+        the users of a slice whose serving cell reserves PRBs for it are scheduled on those
+        first (proportional fair among them); what they still have to send competes with the
+        other users for the shared PRBs. ``rate``: each user's rate on the shared PRBs. A cell's
+        utilisation is the PRB-weighted mean of both pools. Without reservations: one
+        proportional-fair schedule, as before."""
+        net = self.twin.network
+        site = net.cell_site if cap is not None else None
+        if not net.cell_prb_slice:
+            return pf.schedule(cell, net.n_cells, rate, demand, dt, site_of_cell=site,
+                               site_cap_bits=cap)
+        c0 = np.where(cell >= 0, cell, 0)
+        own = np.array([net.cell_prb_slice.get(int(c), None) for c in range(net.n_cells)],
+                       dtype=object)
+        mine = (cell >= 0) & (own[c0] == self.slice_of) & (self.slice_of != "")
+        res = np.asarray(net.cell_prb_reserved, dtype=np.float64)
+        shared = np.asarray(net.cell_n_prb_available, dtype=np.float64)
+        per_prb = np.where(cell >= 0, rate / shared[c0], 0.0)
+        first = pf_slice.schedule(np.where(mine, cell, -1).astype(np.int32), net.n_cells,
+                                  np.where(mine, per_prb * res[c0], 0.0), demand, dt)
+        rest = np.where(mine, np.maximum(demand - first.served_bits, 0.0), demand)
+        second = pf.schedule(cell, net.n_cells, rate, rest, dt, site_of_cell=site,
+                             site_cap_bits=cap)
+        total = np.maximum(res + shared, 1e-9)
+        util = (first.cell_utilization * res + second.cell_utilization * shared) / total
+        return Schedule(first.share + second.share, first.served_bits + second.served_bits,
+                        util, first.busy_rate_bps + second.busy_rate_bps)
 
     def _uplink_rate(self, cell: NDArray[np.int32], k: NDArray[np.int64]
                      ) -> NDArray[np.float64]:
@@ -460,7 +503,8 @@ class NetworkSimulation:
                                                     "out")}
         u = self.n_users
         self._usr: dict[str, NDArray[np.float64]] = {
-            k: np.zeros(u) for k in ("bits", "offered", "present", "out", "busy_s")}
+            k: np.zeros(u) for k in ("bits", "offered", "present", "out", "busy_s", "packets",
+                                     "late")}
 
     def _count(self, cell: NDArray[np.int32], sinr: NDArray[np.float64],
                served_bits: NDArray[np.float64], demand: NDArray[np.float64],
@@ -520,6 +564,11 @@ class NetworkSimulation:
         usr["offered"] += np.where(np.isfinite(demand), arrived, served_bits)
         usr["present"] += self.present
         usr["out"] += self.present & ~has
+        usr["packets"] += packets
+        usr["late"] += late
+        if ul_stats is not None:  # uplink flows (IoT reports) count their packets too
+            usr["packets"] += ul_stats.packets_delivered
+            usr["late"] += ul_stats.packets_late
         # time with data in the buffer: the bits served at the rate the user gets while it has
         # data (the scheduler's busy rate), for the UE throughput of TS 28.552 §5.1.1.3
         usr["busy_s"] += np.where(busy_rate > 0, served_bits / np.maximum(busy_rate, 1e-9),
@@ -570,6 +619,9 @@ class NetworkSimulation:
             **{k: int(df[k].sum()) for k in _SUMS},
         })
         self.last_kpis = self._interval_kpis(df, span)
+        #: per-user service of the interval: bits served, offered, steps present, steps out of
+        #: service, seconds with data in the buffer
+        self.last_users = {k: v.copy() for k, v in self._usr.items()}
         self._reset_interval()
 
     def _interval_kpis(self, cells: pd.DataFrame, span: float) -> dict[str, Any]:
