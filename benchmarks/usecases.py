@@ -28,6 +28,10 @@ For ``radar`` (an hour of a ship's radar sharing the band; rule = a static exclu
 the share of the radar's I/N samples above the protection criterion, the throughput lost
 against an unprotected fork, directives, the learnt rotation's error.
 
+For ``xr_factory`` (5 minutes of a factory hall; rule = static slices): the XR users
+satisfied, sensor reports past their deadline, the throughput lost by the users outside slices
+against an unsliced fork, directives.
+
 Prints a table per use case and writes JSON (``benchmarks/results/usecases.json``).
 
 Run::
@@ -52,13 +56,15 @@ from twinnet.loop.energy import run_energy
 from twinnet.loop.proactive import PROACTIVE_POLICIES, run_proactive
 from twinnet.loop.radar import RADAR_POLICIES, run_radar
 from twinnet.loop.selfheal import POLICIES, run_selfheal
+from twinnet.loop.slicing import SLICING_POLICIES, run_slicing
 from twinnet.loop.stadium import STADIUM_POLICIES, run_stadium
 from twinnet.scenario import load_scenario
 from twinnet.store import ContextStore
 
 RESULTS = Path(__file__).parent / "results"
-USECASES = ("selfheal", "night_energy", "milan_day", "stadium", "radar")
-ALL_POLICIES = tuple(dict.fromkeys(PROACTIVE_POLICIES + STADIUM_POLICIES + RADAR_POLICIES))
+USECASES = ("selfheal", "night_energy", "milan_day", "stadium", "radar", "xr_factory")
+ALL_POLICIES = tuple(dict.fromkeys(PROACTIVE_POLICIES + STADIUM_POLICIES + RADAR_POLICIES
+                                   + SLICING_POLICIES))
 
 
 def _backend(kind: str) -> Any:
@@ -152,9 +158,10 @@ def main() -> None:
     if a.out.exists():  # a run of some use cases keeps the others' results
         result = {k: v for k, v in json.loads(a.out.read_text()).items() if k in USECASES}
     own = {"milan_day": PROACTIVE_POLICIES, "stadium": STADIUM_POLICIES,
-           "radar": RADAR_POLICIES}
+           "radar": RADAR_POLICIES, "xr_factory": SLICING_POLICIES}
     for case, fn in (("selfheal", _selfheal), ("night_energy", _energy),
-                     ("milan_day", _proactive), ("stadium", _stadium), ("radar", _radar)):
+                     ("milan_day", _proactive), ("stadium", _stadium), ("radar", _radar),
+                     ("xr_factory", _slicing)):
         if case in cases:  # written after each use case: a long run keeps what it finished
             pol = [p for p in policies if p in own.get(case, POLICIES)]
             result[case] = fn(con, seeds, pol, backend)
@@ -256,6 +263,30 @@ def _stadium(con: Console, seeds: list[int], policies: list[str], backend: Any
                   f"{r['peak_prb_utilization']:.2f} ({r['mean_peak_prb_utilization']:.2f})",
                   f"{r['p5_throughput_mbps']:.2f}", f"{r['served_ratio']:.3f}",
                   f"{r['drone_energy_kwh']:.2f}", f"{r['drone_minutes']:.0f}",
+                  f"{r['directives']:.0f}")
+    con.print(t)
+    return {"seeds": seeds, "rows": rows, "runs": runs}
+
+
+def _slicing(con: Console, seeds: list[int], policies: list[str], backend: Any
+             ) -> dict[str, Any]:
+    runs = _runs(con, "xr_factory", run_slicing, seeds, policies, backend, lambda r: (
+        f"{r['usecase']['xr_satisfied_ratio']:.3f} XR satisfied, "
+        f"{r['usecase']['sensor_deadline_misses']} sensor misses"))
+    rows = {}
+    for p, reps in runs.items():
+        u = [r["usecase"] for r in reps]
+        rows[p] = {k: float(np.mean([x[k] for x in u])) for k in (
+            "xr_satisfied_ratio", "sensor_deadline_misses", "background_throughput_mbps",
+            "background_throughput_loss_fraction", "directives")}
+    t = Table(title=f"xr_factory — {len(seeds)} seeds × 5 minutes of a factory hall, scored on "
+                    "the emulated network")
+    for c in ("policy", "XR satisfied", "sensor misses", "others' Mbit/s (lost)", "directives"):
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for p, r in rows.items():
+        t.add_row(p, f"{r['xr_satisfied_ratio']:.3f}", f"{r['sensor_deadline_misses']:.0f}",
+                  f"{r['background_throughput_mbps']:.0f} "
+                  f"({100 * r['background_throughput_loss_fraction']:.1f} %)",
                   f"{r['directives']:.0f}")
     con.print(t)
     return {"seeds": seeds, "rows": rows, "runs": runs}

@@ -3,6 +3,7 @@ frames on time under a full-buffer crowd, and XR satisfaction follows its defini
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from twinnet.actions import ActionPlan, ReservePRBs
@@ -72,3 +73,51 @@ def test_dedicated_prbs_carry_a_slice_on_time_and_others_pay_for_it():
     assert other.sim.last_users["bits"][bulk].sum() < free.sim.last_users["bits"][bulk].sum()
     assert _xr_frames(other)[0] == 0.0  # nor do the XR users, outside the slice
     del a, b
+
+
+def test_slice_services_come_from_the_groups_traffic():
+    from twinnet.loop.slicing import slice_services
+    from twinnet.scenario import load_scenario
+
+    s = slice_services(load_scenario("xr_factory"))
+    assert set(s) == {"xr", "iiot"}
+    assert s["xr"].direction == "dl" and s["xr"].budget_s == pytest.approx(0.010)
+    assert s["xr"].packet_bits == pytest.approx(10e6 / 60)  # the largest frame
+    assert s["iiot"].direction == "ul" and s["iiot"].packet_bits == 1600
+    assert s["iiot"].budget_s == pytest.approx(0.020)
+
+
+def test_solver_sizes_a_slice_by_hand():
+    import pandas as pd
+
+    from twinnet.loop.slicing import SliceLoop
+    from twinnet.store import ContextStore
+
+    lp = SliceLoop("xr_factory", ContextStore(":memory:"), "solver")
+    net = lp.twin.network
+    names = net.cell_names
+    kpis = pd.DataFrame({"cell_id": names, "users_slice_xr": [2.4] + [0.0] * (len(names) - 1),
+                         "users_slice_iiot": [0.0] * len(names)})
+    reports = pd.DataFrame({"cell_id": [names[0]] * 4, "serving": True,
+                            "sinr_db": [10.0, 10.0, 10.0, 10.0]})
+    want = lp._sized(kpis, reports, margin=1.0)
+    se = float(lp.twin.link(10.0))
+    # 3 users (2.4 rounded up), a 166.7 kbit frame each within 10 ms
+    need = 3 * (10e6 / 60) / (0.010 * se * net.cell_prb_hz[0] * (1 - lp.sc.link.overhead))
+    assert want[(names[0], "xr")] == min(int(np.ceil(need)), int(0.7 * net.cell_n_prb[0]))
+    assert want[(names[1], "xr")] == 0 and want[(names[0], "iiot")] == 0
+    acts = lp._actions(want)
+    assert [(a.cell, a.slice_id, a.direction) for a in acts] == [(names[0], "xr", "dl")]
+
+
+def test_sized_xr_slices_satisfy_more_xr_users_than_none():
+    from twinnet.loop.slicing import run_slicing
+    from twinnet.store import ContextStore
+
+    noop = run_slicing("xr_factory", ContextStore(":memory:"), "noop", intervals=6)
+    solver = run_slicing("xr_factory", ContextStore(":memory:"), "solver", intervals=6)
+    u0, u1 = noop["usecase"], solver["usecase"]
+    assert u1["xr_satisfied_ratio"] > u0["xr_satisfied_ratio"] + 0.25
+    assert u1["xr_satisfied_ratio_no_slicing"] == pytest.approx(u0["xr_satisfied_ratio"])
+    assert u1["background_throughput_loss_fraction"] > 0.0  # the others pay for it
+    assert u0["background_throughput_loss_fraction"] == pytest.approx(0.0, abs=1e-9)

@@ -174,32 +174,41 @@ class SetCellActive(_Action):
 
 class ReservePRBs(_Action):
     """Reserve PRBs of a cell for a network slice (TS 28.541 RRM policy dedicated ratio, as a
-    PRB count): only the users of groups in slice ``slice_id`` are scheduled on them (first;
-    what they still have to send competes for the shared PRBs), the cell's other traffic gets
-    the rest. ``n_prb = 0`` removes the reservation."""
+    PRB count) in the ``direction`` given (``both``, ``dl`` or ``ul``): only the users of
+    groups in slice ``slice_id`` are scheduled on them (first; what they still have to send
+    competes for the shared PRBs), the cell's other traffic gets the rest. A cell may hold
+    several slices. ``n_prb = 0`` removes the slice's reservation."""
 
     type: Literal["reserve_prbs"] = "reserve_prbs"
     slice_id: str = Field("default", min_length=1, max_length=32,
                           pattern=r"^[A-Za-z0-9_.\-]+$")
     n_prb: int = Field(ge=0, le=273)
+    direction: Literal["both", "dl", "ul"] = "both"
     COST: ClassVar[float] = 1.0
 
     def apply(self, network: Network) -> None:
         i = self._index(network)
-        _check_prbs(network, i, self.n_prb, "n_prb")
+        sl = dict(network.cell_prb_slices.get(i, {}))
+        if self.n_prb > 0:
+            sl[self.slice_id] = (self.n_prb, self.direction)
+        else:
+            sl.pop(self.slice_id, None)
+        for d in ("dl", "ul"):
+            total = sum(n for n, x in sl.values() if x in ("both", d))
+            _check_prbs(network, i, total, "n_prb")
+        if sl:
+            network.cell_prb_slices[i] = sl
+        else:
+            network.cell_prb_slices.pop(i, None)
         network.ensure_prb_arrays()
         assert network.cell_prb_reserved is not None
-        network.cell_prb_reserved[i] = self.n_prb
-        if self.n_prb > 0:
-            network.cell_prb_slice[i] = self.slice_id
-        else:
-            network.cell_prb_slice.pop(i, None)
+        network.cell_prb_reserved[i] = sum(n for n, x in sl.values() if x in ("both", "dl"))
 
     def inverse(self, before: Network) -> list[Any]:
-        i = self._index(before)
-        prev = 0 if before.cell_prb_reserved is None else int(before.cell_prb_reserved[i])
-        return [ReservePRBs(cell=self.cell, slice_id=before.cell_prb_slice.get(
-            i, self.slice_id), n_prb=prev)]
+        prev = before.cell_prb_slices.get(self._index(before), {}).get(self.slice_id)
+        n, d = prev if prev is not None else (0, self.direction)
+        return [ReservePRBs(cell=self.cell, slice_id=self.slice_id, n_prb=n,
+                            direction=d)]
 
 
 class BlankPRBs(_Action):

@@ -164,7 +164,7 @@ def run(
     if rep is not None:
         {"selfheal": _print_selfheal, "energy": _print_energy,
          "proactive": _print_proactive, "stadium": _print_stadium,
-         "radar": _print_radar}.get(job, _print_loop)(
+         "radar": _print_radar, "slicing": _print_slicing}.get(job, _print_loop)(
             rep, scenario)
     table = Table(title=f"TwinNet — {sc.name}" + (": the twin of the recorded network, before "
                                                   "any plan" if rep is not None else ""))
@@ -215,11 +215,12 @@ def _run_usecase(job: str, scenario: Any, store_path: Path, policy: str, backend
     from twinnet.loop.proactive import run_proactive
     from twinnet.loop.radar import run_radar
     from twinnet.loop.selfheal import run_selfheal
+    from twinnet.loop.slicing import run_slicing
     from twinnet.loop.stadium import run_stadium
     from twinnet.store import ContextStore
 
     run = {"selfheal": run_selfheal, "energy": run_energy, "proactive": run_proactive,
-           "stadium": run_stadium, "radar": run_radar}[job]
+           "stadium": run_stadium, "radar": run_radar, "slicing": run_slicing}[job]
     what = _USECASES[job]
     with ContextStore(store_path) as store, _progress() as prog:
         task = prog.add_task(f"{what} ({policy})", total=None)
@@ -231,17 +232,38 @@ def _run_usecase(job: str, scenario: Any, store_path: Path, policy: str, backend
 #: the use cases ``twinnet run`` runs over time, and what they are called
 _USECASES = {"selfheal": "self-healing", "energy": "energy saving",
              "proactive": "proactive capacity", "stadium": "stadium surge with drones",
-             "radar": "radar spectrum sharing"}
+             "radar": "radar spectrum sharing", "slicing": "network slices"}
 
 
 def _policies(job: str) -> tuple[str, ...]:
     from twinnet.loop.proactive import PROACTIVE_POLICIES
     from twinnet.loop.radar import RADAR_POLICIES
     from twinnet.loop.selfheal import POLICIES
+    from twinnet.loop.slicing import SLICING_POLICIES
     from twinnet.loop.stadium import STADIUM_POLICIES
 
     return {"proactive": PROACTIVE_POLICIES, "stadium": STADIUM_POLICIES,
-            "radar": RADAR_POLICIES}.get(job, POLICIES)
+            "radar": RADAR_POLICIES, "slicing": SLICING_POLICIES}.get(job, POLICIES)
+
+
+def _print_slicing(rep: dict[str, Any], scenario: str) -> None:
+    u = rep["usecase"]
+    t = Table(title=f"network slices — {scenario}, policy {rep['policy']} (measured on the "
+                    "emulated network against no slicing)")
+    t.add_column("measure")
+    t.add_column("policy", justify="right")
+    t.add_column("no slicing", justify="right")
+    t.add_row("XR users satisfied (99 % of frames on time)", f"{u['xr_satisfied_ratio']:.3f}",
+              f"{u['xr_satisfied_ratio_no_slicing']:.3f}")
+    t.add_row("sensor reports past their deadline", str(u["sensor_deadline_misses"]),
+              str(u["sensor_deadline_misses_no_slicing"]))
+    t.add_row("throughput of the users outside slices [Mbit/s]",
+              f"{u['background_throughput_mbps']:.0f}",
+              f"({100 * u['background_throughput_loss_fraction']:.1f} % lost)")
+    t.add_row("directives (actions sent)", str(u["directives"]), "0")
+    out.print(t)
+    for m in rep.get("llm", {}).get("errors", [])[:5]:
+        out.print(f"  · {m}")
 
 
 def _print_radar(rep: dict[str, Any], scenario: str) -> None:

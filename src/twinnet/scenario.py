@@ -853,10 +853,11 @@ class Scenario(_Model):
     #: ``energy`` (capacity cells sleep at low load over a day; needs [simulation]),
     #: ``proactive`` (capacity ahead of the busy hour over a day), ``stadium`` (a crowd event
     #: with drone base stations; needs [simulation] and [drones]), ``radar`` (spectrum sharing
-    #: with a rotating radar in [[events]]); absent:
+    #: with a rotating radar in [[events]]), ``slicing`` (slices with dedicated PRBs for the
+    #: groups that name one); absent:
     #: ``selfheal`` for a living network with cell faults in [[events]], else ``capacity``
-    usecase: Literal["capacity", "selfheal", "energy", "proactive", "stadium", "radar"] | None \
-        = None
+    usecase: Literal["capacity", "selfheal", "energy", "proactive", "stadium", "radar",
+                     "slicing"] | None = None
     base_dir: str | None = Field(None, exclude=True)
 
     @property
@@ -886,7 +887,7 @@ class Scenario(_Model):
         if self.events and self.simulation is None:
             raise _FieldProblem("events", len(self.events),
                                 "a [simulation] table: events happen in time")
-        if self.usecase in ("selfheal", "energy", "proactive", "stadium", "radar") \
+        if self.usecase in ("selfheal", "energy", "proactive", "stadium", "radar", "slicing") \
                 and self.simulation is None:
             raise _FieldProblem("usecase", self.usecase,
                                 "a [simulation] table: this use case runs in time")

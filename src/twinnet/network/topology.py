@@ -129,8 +129,9 @@ class Network:
     #: which PRBs a cell leaves empty, by cell index: always (``blank_prbs``) or on a
     #: schedule that follows a rotating radar's beam (``schedule_blanking``)
     cell_blanking: dict[int, Blanking] = field(default_factory=dict)
-    #: the slice each cell's reserved PRBs (``cell_prb_reserved``) are dedicated to
-    cell_prb_slice: dict[int, str] = field(default_factory=dict)
+    #: PRBs each cell dedicates to slices: ``{cell: {slice_id: (n_prb, direction)}}`` with
+    #: direction ``both``, ``dl`` or ``ul``; ``cell_prb_reserved`` holds the downlink total
+    cell_prb_slices: dict[int, dict[str, tuple[int, str]]] = field(default_factory=dict)
 
     @property
     def n_sites(self) -> int:
@@ -180,6 +181,18 @@ class Network:
                 n[c] -= b.n_prb * b.duty
         return np.maximum(n, 1)
 
+    def reserved_prbs(self, direction: str) -> NDArray[np.int64]:
+        """PRBs per cell dedicated to slices in ``direction`` (``dl`` or ``ul``)."""
+        out = np.zeros(self.n_cells, dtype=np.int64)
+        for c, sl in self.cell_prb_slices.items():
+            out[c] = sum(n for n, d in sl.values() if d in ("both", direction))
+        return out
+
+    @property
+    def cell_n_prb_available_ul(self) -> NDArray[np.int64]:
+        """Uplink PRBs left to a cell's traffic after its slices' uplink reservations."""
+        return np.maximum(self.cell_n_prb - self.reserved_prbs("ul"), 1)
+
     def ensure_prb_arrays(self) -> None:
         """Materialise the reservation / blanking arrays (zeros) before an action sets them."""
         if self.cell_prb_reserved is None:
@@ -209,7 +222,7 @@ class Network:
             iot_uplink={k: dict(v) for k, v in self.iot_uplink.items()},
             cell_pair_cio_db=dict(self.cell_pair_cio_db),
             cell_blanking=dict(self.cell_blanking),
-            cell_prb_slice=dict(self.cell_prb_slice),
+            cell_prb_slices={c: dict(v) for c, v in self.cell_prb_slices.items()},
         )
 
     def pair_offsets(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:

@@ -185,6 +185,7 @@ class NetworkSimulation:
             self.group_of[g.users] = k
             if g.group.slice is not None:
                 self.slice_of[g.users] = g.group.slice
+        self._slices = sorted({str(g.group.slice) for g in self.groups if g.group.slice})
         self.max_speed_mps = max((g.mobility.max_speed_mps for g in self.groups), default=0.0)
         net = self.twin.network
         self.handover = HandoverControl(n, self.config.handover)
@@ -427,7 +428,7 @@ class NetworkSimulation:
         if ul_arr:
             rate_ul = self._uplink_rate(cell, k)
             ul_sched = self._sliced(self.pf_ul, self.pf_slice_ul, cell, rate_ul,
-                                    self.ul.demand_bits(ul_arr), dt, None)
+                                    self.ul.demand_bits(ul_arr), dt, None, "ul")
             ul_stats = self.ul.serve(ul_arr, ul_sched.served_bits, dt,
                                      rate_bps=ul_sched.busy_rate_bps)
             self.util_ul = np.where(net.cell_active, ul_sched.cell_utilization, 0.0)
@@ -441,34 +442,44 @@ class NetworkSimulation:
     def _sliced(self, pf: ProportionalFair, pf_slice: ProportionalFair,
                 cell: NDArray[np.int32], rate: NDArray[np.float64],
                 demand: NDArray[np.float64], dt: float,
-                cap: NDArray[np.float64] | None) -> Schedule:
-        """One step's schedule with the cells' slice reservations (TS 28.541 dedicated PRBs):
-        the users of a slice whose serving cell reserves PRBs for it are scheduled on those
-        first (proportional fair among them); what they still have to send competes with the
-        other users for the shared PRBs. ``rate``: each user's rate on the shared PRBs. A cell's
-        utilisation is the PRB-weighted mean of both pools. Without reservations: one
-        proportional-fair schedule, as before."""
+                cap: NDArray[np.float64] | None, direction: str = "dl") -> Schedule:
+        """One step's schedule with the cells' slice reservations in ``direction`` (TS 28.541
+        dedicated PRBs): the users of a slice whose serving cell reserves PRBs for it are
+        scheduled on those first (proportional fair among them, each (cell, slice) a pool of
+        its own); what they still have to send competes with the other users for the shared
+        PRBs. ``rate``: each user's rate on the shared PRBs. A cell's utilisation is the
+        PRB-weighted mean of its pools. Without reservations: one proportional-fair schedule,
+        as before."""
         net = self.twin.network
         site = net.cell_site if cap is not None else None
-        if not net.cell_prb_slice:
+        pools = [(c, s, n) for c, sl in net.cell_prb_slices.items()
+                 for s, (n, d) in sl.items() if d in ("both", direction) and n > 0]
+        if not pools:
             return pf.schedule(cell, net.n_cells, rate, demand, dt, site_of_cell=site,
                                site_cap_bits=cap)
+        index = {(c, s): k for k, (c, s, _) in enumerate(pools)}
+        pool = np.array([index.get((int(c), str(s)), -1) if c >= 0 and s else -1
+                         for c, s in zip(cell, self.slice_of, strict=True)], dtype=np.int32)
+        mine = pool >= 0
+        size = np.array([n for _, _, n in pools], dtype=np.float64)
+        shared = np.asarray(net.cell_n_prb_available if direction == "dl"
+                            else net.cell_n_prb_available_ul, dtype=np.float64)
         c0 = np.where(cell >= 0, cell, 0)
-        own = np.array([net.cell_prb_slice.get(int(c), None) for c in range(net.n_cells)],
-                       dtype=object)
-        mine = (cell >= 0) & (own[c0] == self.slice_of) & (self.slice_of != "")
-        res = np.asarray(net.cell_prb_reserved, dtype=np.float64)
-        shared = np.asarray(net.cell_n_prb_available, dtype=np.float64)
         per_prb = np.where(cell >= 0, rate / shared[c0], 0.0)
-        first = pf_slice.schedule(np.where(mine, cell, -1).astype(np.int32), net.n_cells,
-                                  np.where(mine, per_prb * res[c0], 0.0), demand, dt)
+        first = pf_slice.schedule(pool, len(pools),
+                                  np.where(mine, per_prb * size[np.maximum(pool, 0)], 0.0),
+                                  demand, dt)
         rest = np.where(mine, np.maximum(demand - first.served_bits, 0.0), demand)
         second = pf.schedule(cell, net.n_cells, rate, rest, dt, site_of_cell=site,
                              site_cap_bits=cap)
-        total = np.maximum(res + shared, 1e-9)
-        util = (first.cell_utilization * res + second.cell_utilization * shared) / total
+        used = second.cell_utilization * shared
+        total = shared.copy()
+        for k, (c, _, n) in enumerate(pools):
+            used[c] += first.cell_utilization[k] * n
+            total[c] += n
         return Schedule(first.share + second.share, first.served_bits + second.served_bits,
-                        util, first.busy_rate_bps + second.busy_rate_bps)
+                        used / np.maximum(total, 1e-9),
+                        first.busy_rate_bps + second.busy_rate_bps)
 
     def _uplink_rate(self, cell: NDArray[np.int32], k: NDArray[np.int64]
                      ) -> NDArray[np.float64]:
@@ -480,7 +491,7 @@ class NetworkSimulation:
         ok = (cell >= 0) & (k >= 0)
         c0 = np.where(ok, cell, 0)
         cl_db = np.where(ok, -self._gain_db[rows, np.where(k >= 0, k, 0)], np.inf)
-        n_prb = net.cell_n_prb_available[c0]
+        n_prb = net.cell_n_prb_available_ul[c0]
         p_dbm = np.minimum(r.ue_max_power_dbm, r.ul_p0_dbm + 10.0 * np.log10(np.maximum(
             n_prb, 1)) + r.ul_alpha * np.where(ok, cl_db, 0.0))
         noise_dbm = thermal_noise_dbm(n_prb * net.cell_prb_hz[c0], r.bs_noise_figure_db)
@@ -498,6 +509,7 @@ class NetworkSimulation:
         self._acc["active_max"] = np.zeros(c)
         self._acc["cqi"] = np.zeros((c, 16))
         self._acc_steps = 0
+        self._slice_acc = {sl: np.zeros(c) for sl in self._slices}
         self._grp: dict[str, NDArray[np.float64]] = {
             k: np.zeros(len(self.groups)) for k in ("bits", "present", "late", "packets",
                                                     "out")}
@@ -573,6 +585,8 @@ class NetworkSimulation:
         # data (the scheduler's busy rate), for the UE throughput of TS 28.552 §5.1.1.3
         usr["busy_s"] += np.where(busy_rate > 0, served_bits / np.maximum(busy_rate, 1e-9),
                                   0.0)
+        for sl in self._slices:  # per-slice connected users (TS 28.552 per S-NSSAI)
+            self._slice_acc[sl] += per_cell(has & (self.slice_of == sl))
         self._acc_steps += 1
 
     def _close_interval(self) -> None:
@@ -595,6 +609,7 @@ class NetworkSimulation:
             "cqi_mean": np.where(n_cqi > 0, (cqi * np.arange(16)).sum(axis=1)
                                  / np.maximum(n_cqi, 1), 0.0),
             **{col: cqi[:, i].astype(np.int64) for i, col in enumerate(CQI_COLUMNS)},
+            **{f"users_slice_{sl}": v / n for sl, v in self._slice_acc.items()},
         })
         self._intervals.append(df)
         self.last_interval = df
