@@ -46,7 +46,7 @@ def test_catalogue_schema_names_every_action():
     text = str(action_schema())
     for t in ("set_tx_power", "set_electrical_tilt", "set_cell_offset", "set_cell_active",
               "reserve_prbs", "blank_prbs", "add_carrier", "remove_carrier", "deploy_drone",
-              "allocate_iot_uplink", "schedule_blanking"):
+              "allocate_iot_uplink", "schedule_blanking", "set_handover_params"):
         assert t in text, t
 
 

@@ -67,6 +67,7 @@ def walk(
     cio_db: tuple[float, float] = (0.0, 0.0),
     outage_a_from_s: float | None = None,
     pairs: dict[tuple[int, int], float] | None = None,
+    settings: dict[int, tuple[float, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[HandoverStep | None], np.ndarray]:
     """One user walking ``x_of_t``: attach at t = 0, then one step per ``dt`` up to ``t_end``.
     Returns the times, positions, the steps (index i ↔ times[i], i ≥ 1) and the serving cell
@@ -95,7 +96,7 @@ def walk(
                 np.array([v for _, v in items], dtype=float))
     for i in range(1, n):
         steps.append(ctl.step(float(t[i]), dt, rsrp[i : i + 1], CELLS, cio, sinr[i : i + 1],
-                              present, pair))
+                              present, pair, settings))
         serving[i] = ctl.serving[0]
     return t, x, steps, serving
 
@@ -125,6 +126,20 @@ def test_handover_where_a3_and_time_to_trigger_say(ttt_ms, dt):
     assert not when(steps, "rlf")
     if dt >= ttt_ms / 1000.0:  # longer steps than the TTT: the first step where it holds
         assert a3_margin_db(x[i - 1 : i])[0] <= cfg.a3_offset_db + cfg.hysteresis_db
+
+
+def test_a_cells_own_hysteresis_and_time_to_trigger_govern_its_users():
+    cfg = Handover()
+    v, x0, dt = 10.0, 50.0, 0.1
+    # cell A (serving) with 3 dB of hysteresis and 640 ms: A3 at 3 dB + offset, 6.4 m later
+    _, x, steps, _ = walk(cfg, lambda t: x0 + v * t, dt, 40.0, settings={0: (3.0, 640.0)})
+    x_a3 = first_x(lambda xs: a3_margin_db(xs) > cfg.a3_offset_db + 3.0, x0, 450)
+    [i] = when(steps, "success")
+    assert abs(x[i] - (x_a3 + v * 0.64)) <= v * dt + 1e-6
+    # settings of the target cell do not move the handover out of A
+    _, x_b, steps_b, _ = walk(cfg, lambda t: x0 + v * t, dt, 40.0, settings={1: (3.0, 640.0)})
+    _, x_0, steps_0, _ = walk(cfg, lambda t: x0 + v * t, dt, 40.0)
+    assert x_b[when(steps_b, "success")[0]] == x_0[when(steps_0, "success")[0]]
 
 
 def test_no_handover_with_a_hysteresis_beyond_the_route_margin():

@@ -47,7 +47,7 @@ def test_every_catalogue_action_has_a_passage(kb: KnowledgeBase) -> None:
 
     union = get_args(Action)[0]
     types = {m.model_fields["type"].default for m in get_args(union)}
-    assert len(types) == 11
+    assert len(types) == 13
     for t in types:
         p = kb.get(f"actions#{t}")
         assert p is not None, t

@@ -149,14 +149,18 @@ def test_blanking_is_offered_and_bounded_only_with_a_radar():
     twin = DigitalTwin(_scenario())
     bands = radar_bands(twin.scenario, twin.network)
     assert bands is not None and bands["S0/1"][0] > 0
-    schema = proposal_schema(twin.network, blanking=bands)
+    from twinnet.policy import CAPACITY_TYPES, Policy
+
+    assert "blank_prbs" not in CAPACITY_TYPES  # the engine adds it where a radar is
+    schema = proposal_schema(twin.network, (*CAPACITY_TYPES, "blank_prbs"), blanking=bands)
     items = [i for i in schema["properties"]["actions"]["items"]["anyOf"]
              if i["properties"]["type"]["const"] == "blank_prbs"]
     lo, hi = bands["S0/1"]
     assert items and items[0]["properties"]["start_prb"] == {"const": lo}
     ok = {"type": "blank_prbs", "cell": "S0/1", "start_prb": lo, "end_prb": hi}
     bad = {"type": "blank_prbs", "cell": "S0/2", "start_prb": 0, "end_prb": 105}
-    s = screen_actions([ok, bad], twin.network, bands=bands)
+    pol = Policy(allowed_types=(*Policy().allowed_types, "blank_prbs"))
+    s = screen_actions([ok, bad], twin.network, pol, bands=bands)
     assert [a.cell for a in s.actions] == ["S0/1"]
     assert s.rejections[0].field == "start_prb" and "radar" in s.rejections[0].reason
     assert radar_bands(DigitalTwin(load_scenario("hotspot")).scenario,

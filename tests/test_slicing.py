@@ -121,3 +121,77 @@ def test_sized_xr_slices_satisfy_more_xr_users_than_none():
     assert u1["xr_satisfied_ratio_no_slicing"] == pytest.approx(u0["xr_satisfied_ratio"])
     assert u1["background_throughput_loss_fraction"] > 0.0  # the others pay for it
     assert u0["background_throughput_loss_fraction"] == pytest.approx(0.0, abs=1e-9)
+
+
+def _v2x_reliability(emu: NetworkEmulator) -> float:
+    u = emu.sim.last_users
+    v = emu.sim.groups[0].users  # the v2x group
+    return 1.0 - float(u["late"][v].sum()) / max(float(u["packets"][v].sum()), 1.0)
+
+
+def test_v2x_reliability_falls_when_the_slice_is_removed():
+    from twinnet.scenario import load_scenario
+
+    emu = NetworkEmulator(load_scenario("iov"))
+    cells = emu.recorded.cell_names
+    emu.apply(ActionPlan(actions=[ReservePRBs(cell=c, slice_id="v2x", n_prb=15,
+                                              direction="dl") for c in cells]))
+    emu.step()
+    emu.step()
+    with_slice = _v2x_reliability(emu)
+    emu.apply(ActionPlan(actions=[ReservePRBs(cell=c, slice_id="v2x", n_prb=0)
+                                  for c in cells]))
+    emu.step()
+    emu.step()
+    without = _v2x_reliability(emu)
+    assert with_slice > 0.95
+    assert without < with_slice - 0.1
+
+
+def test_road_vehicles_drive_their_lanes_both_ways_and_come_back_in():
+    from twinnet.network.mobility import RoadCorridor
+
+    rng = np.random.default_rng(0)
+    users = np.arange(6)
+    x, y = np.zeros(6), np.zeros(6)
+    road = [(0.0, 0.0), (1000.0, 0.0)]
+    m = RoadCorridor(users, x, y, road, (20.0, 20.0), rng)
+    assert np.allclose(np.abs(y), 3.5)          # on a lane either side of the axis
+    x0 = x.copy()
+    m.advance(x, y, 0.0, 10.0)                  # 200 m on
+    moved = (x - x0 + 1000.0) % 1000.0
+    east = np.arange(6) % 2 == 0
+    assert np.allclose(moved[east], 200.0) and np.allclose(moved[~east], 800.0)
+    assert np.allclose(y[east], -3.5) and np.allclose(y[~east], 3.5)
+    assert m.max_speed_mps == 20.0
+    with pytest.raises(InputError, match="road"):
+        RoadCorridor(users, x, y, [(0.0, 0.0)], (20.0, 20.0), rng)
+
+
+def test_vehicle_cells_get_handover_settings_from_their_mobility_counters():
+    import pandas as pd
+
+    from twinnet.actions import SetHandoverParams
+    from twinnet.loop.slicing import SliceLoop
+    from twinnet.store import ContextStore
+
+    lp = SliceLoop("iov", ContextStore(":memory:"), "solver", ping_pong_above=0.1)
+    names = lp.twin.network.cell_names
+    n = len(names)
+    zero = [0.0] * n
+    kpis = pd.DataFrame({"cell_id": names, "users_slice_v2x": [5.0, 5.0, 0.0, *zero[3:]],
+                         "ho_attempts": [100.0] * n, "ping_pong": [30.0, 0.0, 30.0, *zero[3:]],
+                         "too_late": [0.0, 5.0, 0.0, *zero[3:]], "rlf": zero})
+    acts = lp._mobility(kpis)
+    by = {a.cell: a for a in acts}
+    assert set(by) == {names[0], names[1]}  # names[2] ping-pongs but holds no vehicle
+    base = lp.sc.simulation.handover
+    assert isinstance(by[names[0]], SetHandoverParams)
+    assert by[names[0]].hysteresis_db == base.hysteresis_db + 1.0
+    assert by[names[0]].time_to_trigger_ms == 256  # the next TS 38.331 value after 160
+    assert by[names[1]].time_to_trigger_ms == 128  # too late: shorter
+    for a in acts:
+        a.apply(lp.twin.network)
+    again = {a.cell: a for a in lp._mobility(kpis)}
+    assert again[names[0]].hysteresis_db == base.hysteresis_db + 2.0  # up to the cap
+    assert again[names[0]].time_to_trigger_ms == 320

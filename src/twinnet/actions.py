@@ -40,6 +40,7 @@ __all__ = [
     "SetCellActive",
     "SetCellOffset",
     "SetElectricalTilt",
+    "SetHandoverParams",
     "SetNeighbourOffset",
     "SetTxPower",
     "action_schema",
@@ -170,6 +171,45 @@ class SetCellActive(_Action):
 
     def inverse(self, before: Network) -> list[Any]:
         return [SetCellActive(cell=self.cell, active=bool(before.cell_active[self._index(before)]))]
+
+
+class SetHandoverParams(_Action):
+    """The A3 hysteresis and time-to-trigger (TS 38.331 ``hysteresis``, ``timeToTrigger``) of
+    the users a cell serves, e.g. shorter for fast vehicles (mobility state scaling) or longer
+    where they ping-pong; both absent: back to the scenario's. ``time_to_trigger_ms`` must be
+    one of TS 38.331's values."""
+
+    type: Literal["set_handover_params"] = "set_handover_params"
+    hysteresis_db: float | None = Field(None, ge=0.0, le=15.0, multiple_of=0.5)
+    time_to_trigger_ms: int | None = Field(None, ge=0, le=5120)
+    COST: ClassVar[float] = 0.5
+
+    @model_validator(mode="after")
+    def _ttt(self) -> SetHandoverParams:
+        from twinnet.scenario import TTT_VALUES_MS
+
+        if (self.hysteresis_db is None) != (self.time_to_trigger_ms is None):
+            raise ValueError("hysteresis_db and time_to_trigger_ms together (both absent: "
+                             "the scenario's settings)")
+        if self.time_to_trigger_ms is not None and \
+                self.time_to_trigger_ms not in TTT_VALUES_MS:
+            raise ValueError(f"time_to_trigger_ms {self.time_to_trigger_ms} is not one of "
+                             f"{list(TTT_VALUES_MS)} (TS 38.331)")
+        return self
+
+    def apply(self, network: Network) -> None:
+        i = self._index(network)
+        if self.hysteresis_db is None or self.time_to_trigger_ms is None:
+            network.cell_handover.pop(i, None)
+        else:
+            network.cell_handover[i] = (self.hysteresis_db, float(self.time_to_trigger_ms))
+
+    def inverse(self, before: Network) -> list[Any]:
+        prev = before.cell_handover.get(self._index(before))
+        if prev is None:
+            return [SetHandoverParams(cell=self.cell)]
+        return [SetHandoverParams(cell=self.cell, hysteresis_db=prev[0],
+                                  time_to_trigger_ms=int(prev[1]))]
 
 
 class ReservePRBs(_Action):
@@ -471,8 +511,8 @@ def _check_prbs(network: Network, i: int, n: int, field: str) -> None:
 
 
 Action = Annotated[SetTxPower | SetElectricalTilt | SetCellOffset | SetNeighbourOffset
-                   | SetCellActive | ReservePRBs | BlankPRBs | ScheduleBlanking | AddCarrier
-                   | RemoveCarrier
+                   | SetCellActive | SetHandoverParams | ReservePRBs | BlankPRBs
+                   | ScheduleBlanking | AddCarrier | RemoveCarrier
                    | DeployDrone | AllocateIoTUplink, Field(discriminator="type")]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 

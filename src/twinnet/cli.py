@@ -253,10 +253,17 @@ def _print_slicing(rep: dict[str, Any], scenario: str) -> None:
     t.add_column("measure")
     t.add_column("policy", justify="right")
     t.add_column("no slicing", justify="right")
-    t.add_row("XR users satisfied (99 % of frames on time)", f"{u['xr_satisfied_ratio']:.3f}",
-              f"{u['xr_satisfied_ratio_no_slicing']:.3f}")
-    t.add_row("sensor reports past their deadline", str(u["sensor_deadline_misses"]),
-              str(u["sensor_deadline_misses_no_slicing"]))
+    if "xr_satisfied_ratio" in u:
+        t.add_row("XR users satisfied (99 % of frames on time)",
+                  f"{u['xr_satisfied_ratio']:.3f}", f"{u['xr_satisfied_ratio_no_slicing']:.3f}")
+    if "sensor_deadline_misses" in u:
+        t.add_row("sensor reports past their deadline", str(u["sensor_deadline_misses"]),
+                  str(u["sensor_deadline_misses_no_slicing"]))
+    if "v2x_reliability" in u:
+        t.add_row("V2X messages within their budget", f"{u['v2x_reliability']:.4f}",
+                  f"{u['v2x_reliability_no_slicing']:.4f}")
+    t.add_row("handover failures", str(u["handover_failures"]),
+              str(u["handover_failures_no_slicing"]))
     t.add_row("throughput of the users outside slices [Mbit/s]",
               f"{u['background_throughput_mbps']:.0f}",
               f"({100 * u['background_throughput_loss_fraction']:.1f} % lost)")

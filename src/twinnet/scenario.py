@@ -339,6 +339,8 @@ class Mobility(_Model):
     * ``vehicles`` — cars on a Manhattan road grid of ``road_spacing_m`` (snapped to it at the
       start), at a speed drawn from ``speed_mps`` (default 8–14 m/s), choosing a direction at
       every intersection;
+    * ``road`` — vehicles along one road (``road``: a polyline), half each way on their lane,
+      at a speed drawn from ``speed_mps``, coming back in at the start when they reach the end;
     * ``streets`` — walkers (or, with a faster ``speed_mps``, drivers) on the streets of the
       scenario's city scene (``[truth] scene``): along the street, turning where it ends and
       now and then at random; they are outdoors;
@@ -346,11 +348,14 @@ class Mobility(_Model):
       tracks, one track per user), interpolated in time; users beyond the file's tracks are static.
     """
 
-    model: Literal["static", "random_waypoint", "vehicles", "streets", "trajectory"] = "static"
+    model: Literal["static", "random_waypoint", "vehicles", "road", "streets",
+                   "trajectory"] = "static"
     speed_mps: tuple[float, float] | None = None
     pause_s: tuple[float, float] = (0.0, 60.0)
     indoor_radius_m: float = Field(15.0, gt=0, le=500)
     road_spacing_m: float = Field(200.0, gt=5, le=5000)
+    #: the ``road`` model's road: a polyline of (x, y) points [m]
+    road: list[tuple[float, float]] | None = None
     path: str | None = None
 
     @model_validator(mode="after")
@@ -365,13 +370,18 @@ class Mobility(_Model):
             raise ValueError(f"pause_s must satisfy 0 <= min <= max, got {self.pause_s}")
         if self.model == "trajectory" and not self.path:
             raise ValueError("model 'trajectory' needs a path (CSV or GPX)")
+        if self.model == "road" and (not self.road or len(self.road) < 2):
+            raise ValueError("model 'road' needs a road of at least two (x, y) points")
         return self
 
     @property
     def speed_range_mps(self) -> tuple[float, float]:
-        """``speed_mps``, or the model's default (pedestrians 0.5–1.5, vehicles 8–14 m/s)."""
+        """``speed_mps``, or the model's default (pedestrians 0.5–1.5, vehicles 8–14 m/s, a road
+        22–33 m/s)."""
         if self.speed_mps is not None:
             return self.speed_mps
+        if self.model == "road":
+            return (22.0, 33.0)
         return (8.0, 14.0) if self.model == "vehicles" else (0.5, 1.5)
 
 

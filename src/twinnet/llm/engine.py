@@ -623,6 +623,14 @@ class DecisionEngine:
                 quote_untrusted(t, label) for label, t in untrusted))
         return "\n\n".join(parts), passages
 
+    def _policy_for(self, bands: dict[str, tuple[int, int]] | None) -> Policy:
+        """The operator's policy, with blanking allowed where a radar shares the band (the
+        guardrails then bound it to the radar's PRBs)."""
+        if not bands or "blank_prbs" in self.policy.allowed_types:
+            return self.policy
+        return self.policy.model_copy(update={
+            "allowed_types": (*self.policy.allowed_types, "blank_prbs")})
+
     def _ask(self, twin: DigitalTwin, prompt: str, target: float, ts: Any,
              feedback: str | None = None, focus: list[str] | None = None,
              only: list[str] | None = None) -> Screened:
@@ -638,9 +646,10 @@ class DecisionEngine:
                     {"role": "user", "content": prompt + "\n\n" + task}]
         hot = [c for c in (focus or []) if c in net.cell_names
                and net.cell_active[net.cell_names.index(c)]]
-        schema = proposal_schema(net, tuple(self.policy.allowed_types), policy=self.policy,
-                                 drones=twin.scenario.drones or False,
-                                 blanking=radar_bands(twin.scenario, net),
+        bands = radar_bands(twin.scenario, net)
+        pol = self._policy_for(bands)
+        schema = proposal_schema(net, tuple(pol.allowed_types), policy=pol,
+                                 drones=twin.scenario.drones or False, blanking=bands,
                                  focus=focus, only=only if only is not None else focus,
                                  shrink=hot, lead=hot[0] if hot else None)
         text = self.chat("propose", messages, schema, ts)
@@ -651,8 +660,7 @@ class DecisionEngine:
         except InputError as exc:
             self.audit("invalid", {"error": str(exc)}, ts)
             return Screened(parsed=False, error=f"invalid JSON from the model: {exc}")
-        s = screen_actions(obj["actions"], net, self.policy, self.rate, ts,
-                           bands=radar_bands(twin.scenario, net))
+        s = screen_actions(obj["actions"], net, pol, self.rate, ts, bands=bands)
         s.diagnosis = str(obj.get("diagnosis", ""))[:200]
         self.stats.rejected_actions += len(s.rejections)
         if s.actions:

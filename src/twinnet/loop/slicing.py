@@ -18,15 +18,21 @@ with a deadline. Every reporting interval the policy sets each cell's dedicated 
     link model). A slice whose service has a delay budget gets, for ``k`` users, the PRBs that
     carry ``margin × k`` of its packets within the budget at that efficiency (every user's
     packet at once, the worst case), at most ``max_share`` of the cell;
+    Cells that hold vehicles (users of a V2X slice) also get handover settings for them, from
+    their mobility-robustness counters (:meth:`SliceLoop._mobility`: more hysteresis and a
+    longer time-to-trigger where handovers ping-pong, a shorter one where they come too
+    late);
 ``llm``
     as ``solver``; the language model chooses the margin (0.5, 1, 1.5 of the solver's) with
     the slices' satisfaction and the other users' throughput in its context report.
 
-Measured on the emulator against a fork that never slices (same users, same random streams):
-``xr_satisfied_ratio`` (the mean over intervals of the share of XR users with at least
-``on_time`` of their frames within the budget: :func:`~twinnet.policy.kpis.on_time_satisfied`),
-``sensor_deadline_misses`` (sensor reports past their deadline), and the throughput of the
-users outside any slice against the fork (``background_throughput_loss_fraction``).
+Measured on the emulator against a fork that never slices (same users, same random streams),
+for the services the scenario has: ``xr_satisfied_ratio`` (of the XR users of every interval,
+the share with at least ``on_time`` of their frames within the budget:
+:func:`~twinnet.policy.kpis.on_time_satisfied`), ``sensor_deadline_misses`` (sensor reports
+past their deadline), ``v2x_reliability`` (the share of V2X messages within their budget),
+``handover_failures``, and the throughput of the users outside any slice against the fork
+(``background_throughput_loss_fraction``).
 """
 
 from __future__ import annotations
@@ -41,12 +47,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from twinnet.actions import ActionPlan, ReservePRBs
+from twinnet.actions import ActionPlan, ReservePRBs, SetHandoverParams
 from twinnet.errors import InputError
 from twinnet.llm.engine import DecisionEngine, Outlook
 from twinnet.loop.living import LivingNetwork, usecase_report
 from twinnet.policy.kpis import on_time_satisfied
-from twinnet.scenario import Scenario
+from twinnet.scenario import TTT_VALUES_MS, Scenario
 from twinnet.store.context import ContextStore
 
 if TYPE_CHECKING:
@@ -105,6 +111,8 @@ class SliceLoop:
     def __init__(self, scenario: str | Scenario, store: ContextStore, policy: str = "solver",
                  backend: ChatBackend | None = None, rule_share: float = 0.4,
                  margin: float = 1.0, max_share: float = 0.7, on_time: float = 0.99,
+                 ping_pong_above: float = 0.3, late_above: float = 0.02,
+                 max_extra_hysteresis_db: float = 2.0, max_ttt_ms: int = 320,
                  llm_timeout_s: float = 30.0,
                  progress: Callable[[int, int], None] | None = None):
         if policy not in SLICING_POLICIES:
@@ -124,6 +132,10 @@ class SliceLoop:
         self.store, self.policy, self.backend = store, policy, backend
         self.rule_share, self.margin, self.max_share = rule_share, margin, max_share
         self.on_time = on_time
+        self.ping_pong_above, self.late_above = ping_pong_above, late_above
+        if max_ttt_ms not in TTT_VALUES_MS:
+            raise InputError("max_ttt_ms", max_ttt_ms, f"one of {list(TTT_VALUES_MS)}")
+        self.max_extra_hysteresis_db, self.max_ttt_ms = max_extra_hysteresis_db, max_ttt_ms
         self.progress = progress
         self.engine = DecisionEngine(backend if policy == "llm" else None, store,
                                      llm_budget_s=llm_timeout_s)
@@ -137,11 +149,13 @@ class SliceLoop:
 
     # ------------------------------------------------------------------ measurement
     def _service(self, emu: Any) -> dict[str, Any]:
-        """The interval's service per kind: XR users satisfied, sensor reports late, and the
-        downlink volume of the users outside any slice."""
+        """The interval's service: XR users satisfied, packets and late packets of the sensor
+        (``iot``) and V2X slices, handover failures, and the downlink volume of the users
+        outside any slice."""
         u = emu.sim.last_users
         out: dict[str, Any] = {"xr_users": 0, "xr_satisfied": 0, "sensor_packets": 0,
-                               "sensor_late": 0, "background_mbit": 0.0}
+                               "sensor_late": 0, "v2x_packets": 0, "v2x_late": 0,
+                               "background_mbit": 0.0}
         for gs in emu.sim.groups:
             users = gs.users[u["present"][gs.users] > 0]
             g = gs.group
@@ -153,8 +167,13 @@ class SliceLoop:
                 out["xr_users"] += int(((u["packets"][users] + u["late"][users]) > 0).sum())
                 out["xr_satisfied"] += int(sat.sum())
             elif g.traffic.budget_s is not None:
-                out["sensor_packets"] += int(u["packets"][users].sum())
-                out["sensor_late"] += int(u["late"][users].sum())
+                kind = "v2x" if g.traffic.model == "v2x" else "sensor"
+                out[f"{kind}_packets"] += int(u["packets"][users].sum())
+                out[f"{kind}_late"] += int(u["late"][users].sum())
+        k = emu.sim.last_interval
+        out["handover_failures"] = int(k["ho_failures"].sum()) if k is not None else 0
+        out["ping_pong"] = int(k["ping_pong"].sum()) if k is not None else 0
+        out["handovers"] = int(k["ho_attempts"].sum()) if k is not None else 0
         return out
 
     # ------------------------------------------------------------------ plans
@@ -211,6 +230,48 @@ class SliceLoop:
                                         direction=self.services[sl].direction))
         return acts
 
+    def _mobility(self, kpis: pd.DataFrame) -> list[Any]:
+        """Handover settings for the cells that hold vehicles (users of a V2X slice), from
+        their mobility-robustness counters (TS 38.300 §15.5.2): where more than
+        ``ping_pong_above`` of the handovers came back within the ping-pong window, one more
+        dB of hysteresis and the next longer time-to-trigger; where more than
+        ``late_above`` were too late or ended in a radio link failure, the next shorter
+        time-to-trigger and half a dB less; never more than ``max_extra_hysteresis_db`` above
+        the scenario's hysteresis nor a time-to-trigger above ``max_ttt_ms``."""
+        v2x = [sl for sl, svc in self.services.items() if svc.model == "v2x"]
+        if not v2x:
+            return []
+        net = self.twin.network
+        cfg = self.sc.simulation.handover if self.sc.simulation else None
+        assert cfg is not None
+        kp = kpis.set_index("cell_id")
+        ttts = list(TTT_VALUES_MS)
+        acts = []
+        for c, name in enumerate(net.cell_names):
+            cars = sum(float(kp.get(f"users_slice_{sl}", pd.Series(dtype=float)).get(name, 0.0))
+                       for sl in v2x)
+            n = float(kp["ho_attempts"].get(name, 0.0))
+            if cars < 1.0 or n < 10:
+                continue
+            hys, ttt = net.cell_handover.get(c, (cfg.hysteresis_db,
+                                                 float(cfg.time_to_trigger_ms)))
+            k = ttts.index(int(ttt)) if int(ttt) in ttts else ttts.index(
+                cfg.time_to_trigger_ms)
+            late = (float(kp["too_late"].get(name, 0.0)) + float(kp["rlf"].get(name, 0.0))) / n
+            pp = float(kp["ping_pong"].get(name, 0.0)) / n
+            if late > self.late_above:
+                hys, k = max(hys - 0.5, 0.0), max(k - 1, ttts.index(40))
+            elif pp > self.ping_pong_above:
+                hys = min(hys + 1.0, cfg.hysteresis_db + self.max_extra_hysteresis_db)
+                k = min(k + 1, ttts.index(self.max_ttt_ms))
+            else:
+                continue
+            if (hys, float(ttts[k])) != net.cell_handover.get(c, (cfg.hysteresis_db, float(
+                    cfg.time_to_trigger_ms))):
+                acts.append(SetHandoverParams(cell=name, hysteresis_db=hys,
+                                              time_to_trigger_ms=ttts[k]))
+        return acts
+
     def _decide(self, ts: pd.Timestamp, tel: Any, last: dict[str, Any]
                 ) -> dict[str, Any] | None:
         if self.policy == "rule":
@@ -225,7 +286,8 @@ class SliceLoop:
                 sizes = [self._sized(tel.kpis, tel.reports, m) for m in options]
                 notes = (f"slices: XR users satisfied {last['xr_satisfied']}/"
                          f"{last['xr_users']}, sensor reports late {last['sensor_late']}/"
-                         f"{last['sensor_packets']}, users outside slices "
+                         f"{last['sensor_packets']}, V2X messages late {last['v2x_late']}/"
+                         f"{last['v2x_packets']}, users outside slices "
                          f"{last['background_mbit'] / self.report_s:.0f} Mbit/s",)
                 lines = [f"slices sized with margin {m:g}: {sum(s.values())} PRBs dedicated "
                          "over all cells" for m, s in zip(options, sizes, strict=True)]
@@ -238,6 +300,8 @@ class SliceLoop:
                     margin, source = options[k], "llm+rrm"
             want = self._sized(tel.kpis, tel.reports, margin)
         acts = self._actions(want)
+        if self.policy in ("solver", "llm"):
+            acts += self._mobility(tel.kpis)
         if not acts:
             return None
         why = f"{self.policy}: slices " + (f"sized with margin {margin:g}" if margin else
@@ -266,11 +330,9 @@ class SliceLoop:
             self.sync.p2v(tel, update_demand=False)
             got, ref = self._service(self.emu), self._service(self.ref)
             row = {"interval": i, "ts": str(ts), **got,
-                   "xr_satisfied_ratio": got["xr_satisfied"] / max(got["xr_users"], 1),
-                   "xr_satisfied_ratio_reference": ref["xr_satisfied"] / max(ref["xr_users"],
-                                                                             1),
-                   "sensor_late_reference": ref["sensor_late"],
-                   "background_mbit_reference": ref["background_mbit"]}
+                   **{f"{k}_reference": ref[k] for k in (
+                       "xr_users", "xr_satisfied", "sensor_late", "v2x_packets", "v2x_late",
+                       "handover_failures", "ping_pong", "handovers", "background_mbit")}}
             self.rows.append(row)
             if self.policy != "noop" and i + 1 < intervals:
                 t0 = time.perf_counter()
@@ -286,17 +348,38 @@ class SliceLoop:
         df = pd.DataFrame(self.rows)
         bg, bg_ref = float(df["background_mbit"].sum()), float(
             df["background_mbit_reference"].sum())
-        keys = ("xr_satisfied_ratio", "sensor_late", "background_mbit")
-        return usecase_report(self, keys, {
-            "xr_satisfied_ratio": float(df["xr_satisfied_ratio"].mean()),
-            "xr_satisfied_ratio_no_slicing": float(df["xr_satisfied_ratio_reference"].mean()),
-            "sensor_deadline_misses": int(df["sensor_late"].sum()),
-            "sensor_deadline_misses_no_slicing": int(df["sensor_late_reference"].sum()),
-            "sensor_packets": int(df["sensor_packets"].sum()),
+
+        def ratio(num: str, den: str, late: bool = False) -> float | None:
+            n, d = float(df[num].sum()), float(df[den].sum())
+            if d <= 0:
+                return None
+            return 1.0 - n / d if late else n / d
+
+        u: dict[str, Any] = {}
+        if df["xr_users"].sum() > 0:
+            # the share of XR users satisfied, over all the intervals' users
+            u["xr_satisfied_ratio"] = ratio("xr_satisfied", "xr_users")
+            u["xr_satisfied_ratio_no_slicing"] = ratio("xr_satisfied_reference",
+                                                       "xr_users_reference")
+        if df["sensor_packets"].sum() > 0:
+            u["sensor_deadline_misses"] = int(df["sensor_late"].sum())
+            u["sensor_deadline_misses_no_slicing"] = int(df["sensor_late_reference"].sum())
+            u["sensor_packets"] = int(df["sensor_packets"].sum())
+        if df["v2x_packets"].sum() > 0:
+            u["v2x_reliability"] = ratio("v2x_late", "v2x_packets", late=True)
+            u["v2x_reliability_no_slicing"] = ratio("v2x_late_reference",
+                                                    "v2x_packets_reference", late=True)
+        u.update({
+            "handover_failures": int(df["handover_failures"].sum()),
+            "handover_failures_no_slicing": int(df["handover_failures_reference"].sum()),
+            "ping_pong_ratio": ratio("ping_pong", "handovers"),
+            "ping_pong_ratio_no_slicing": ratio("ping_pong_reference", "handovers_reference"),
             "background_throughput_mbps": bg / (len(df) * self.report_s),
             "background_throughput_loss_fraction": 1.0 - bg / bg_ref if bg_ref > 0 else 0.0,
             "directives": self.directives,
-        }, self.engine.stats.to_dict(), wall_s)
+        })
+        keys = ("xr_satisfied", "sensor_late", "v2x_late", "background_mbit")
+        return usecase_report(self, keys, u, self.engine.stats.to_dict(), wall_s)
 
 
 def run_slicing(scenario: str | Scenario, store: ContextStore, policy: str = "solver",

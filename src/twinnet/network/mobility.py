@@ -704,6 +704,58 @@ def _check_arrays(users: NDArray[np.int64], x_m: NDArray[np.float64],
     return idx, (x_lo, y_lo, x_hi, y_hi)
 
 
+# ============================================================================ road
+class RoadCorridor(MobilityModel):
+    """Vehicles on a road (a polyline ``road``): half drive from its first point to its last,
+    half back, on lanes ``lane_m`` apart either side of the axis, each at its own speed drawn
+    from ``speed_mps``; a vehicle reaching the end of the road comes back in at its start (a
+    steady flow). Dropped uniformly along the road at t = 0."""
+
+    def __init__(self, users: NDArray[np.int64], x_m: NDArray[np.float64],
+                 y_m: NDArray[np.float64], road: list[tuple[float, float]],
+                 speed_mps: tuple[float, float], rng: np.random.Generator,
+                 lane_m: float = 3.5):
+        self.users = users
+        pts = np.asarray(road, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[0] < 2 or pts.shape[1] != 2:
+            raise InputError("mobility.road", road, "at least two (x, y) points [m]")
+        seg = np.hypot(*np.diff(pts, axis=0).T)
+        if not (seg > 0).all():
+            raise InputError("mobility.road", road, "distinct consecutive points")
+        self._pts = pts
+        self._cum = np.concatenate([[0.0], np.cumsum(seg)])
+        self.length_m = float(self._cum[-1])
+        n = users.size
+        self._s = rng.uniform(0.0, self.length_m, n)
+        self._dir = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+        self._speed = rng.uniform(speed_mps[0], speed_mps[1], n)
+        self._lane = self._dir * lane_m
+        self._write(x_m, y_m)
+
+    def _write(self, x_m: NDArray[np.float64], y_m: NDArray[np.float64]) -> None:
+        s = self._s
+        k = np.clip(np.searchsorted(self._cum, s, side="right") - 1, 0, len(self._cum) - 2)
+        a, b = self._pts[k], self._pts[k + 1]
+        d = b - a
+        u = d / np.hypot(d[:, 0], d[:, 1])[:, None]
+        f = (s - self._cum[k])[:, None]
+        p = a + f * u
+        normal = np.column_stack([u[:, 1], -u[:, 0]])  # to the right of the axis
+        p = p + normal * self._lane[:, None]
+        x_m[self.users] = p[:, 0]
+        y_m[self.users] = p[:, 1]
+
+    def advance(self, x_m: NDArray[np.float64], y_m: NDArray[np.float64], t_s: float,
+                dt_s: float) -> None:
+        _check_step(t_s, dt_s)
+        self._s = (self._s + self._dir * self._speed * dt_s) % self.length_m
+        self._write(x_m, y_m)
+
+    @property
+    def max_speed_mps(self) -> float:
+        return float(self._speed.max()) if self._speed.size else 0.0
+
+
 def make_mobility(cfg: Mobility, users: NDArray[np.int64], x_m: NDArray[np.float64],
                   y_m: NDArray[np.float64], indoor: NDArray[np.bool_],
                   bounds_m: tuple[float, float, float, float], rng: np.random.Generator,
@@ -728,6 +780,10 @@ def make_mobility(cfg: Mobility, users: NDArray[np.int64], x_m: NDArray[np.float
     if cfg.model == "vehicles":
         return ManhattanVehicles(idx, x_m, y_m, bounds, cfg.road_spacing_m,
                                  cfg.speed_range_mps, rng)
+    if cfg.model == "road":
+        assert cfg.road is not None
+        return RoadCorridor(idx, x_m, y_m, [tuple(p) for p in cfg.road],  # type: ignore[misc]
+                            cfg.speed_range_mps, rng)
     if cfg.model == "streets":
         if streets is None:
             raise InputError("mobility.model", cfg.model,
@@ -740,4 +796,4 @@ def make_mobility(cfg: Mobility, users: NDArray[np.int64], x_m: NDArray[np.float
         model.place(x_m, y_m, 0.0)
         return model
     raise InputError("mobility.model", cfg.model,
-                     "one of static, random_waypoint, vehicles, streets, trajectory")
+                     "one of static, random_waypoint, vehicles, road, streets, trajectory")

@@ -132,6 +132,9 @@ class Network:
     #: PRBs each cell dedicates to slices: ``{cell: {slice_id: (n_prb, direction)}}`` with
     #: direction ``both``, ``dl`` or ``ul``; ``cell_prb_reserved`` holds the downlink total
     cell_prb_slices: dict[int, dict[str, tuple[int, str]]] = field(default_factory=dict)
+    #: handover settings of the users a cell serves: ``{cell: (hysteresis_db,
+    #: time_to_trigger_ms)}`` (``None``-free; cells absent use the scenario's)
+    cell_handover: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def n_sites(self) -> int:
@@ -223,6 +226,7 @@ class Network:
             cell_pair_cio_db=dict(self.cell_pair_cio_db),
             cell_blanking=dict(self.cell_blanking),
             cell_prb_slices={c: dict(v) for c, v in self.cell_prb_slices.items()},
+            cell_handover=dict(self.cell_handover),
         )
 
     def pair_offsets(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:

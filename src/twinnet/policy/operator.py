@@ -34,10 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CAPACITY_TYPES", "Policy", "PolicyViolation"]
 
-#: action types that can change cell load (the capacity task's vocabulary; drones and
-#: blanking are offered only where the scenario has a fleet or a radar)
+#: action types that can change cell load (the capacity task's vocabulary; drones are
+#: offered only where the scenario has a fleet, and the decision engine adds ``blank_prbs``
+#: where it has a radar)
 CAPACITY_TYPES = ("set_electrical_tilt", "set_tx_power", "set_cell_offset", "set_cell_active",
-                  "add_carrier", "deploy_drone", "blank_prbs")
+                  "add_carrier", "deploy_drone")
 
 
 @dataclass(frozen=True)

@@ -188,15 +188,15 @@ def _step_kernel(
                 t310_s[u] = -1.0 if ss >= q_in else t310_s[u] + dt
             # event A3 entering condition and time-to-trigger
             ttt_before = ttt_s[u]
-            if heard and bn >= 0 and bm > rs + cio[s] + margin:
+            if heard and bn >= 0 and bm > rs + cio[s] + margin[s]:
                 ttt_s[u] += dt
             else:
                 ttt_s[u] = 0.0
             rlf_due = t310_s[u] >= t310 - _EPS_S
-            ho_due = ttt_s[u] > 0.0 and ttt_s[u] >= ttt - _EPS_S
+            ho_due = ttt_s[u] > 0.0 and ttt_s[u] >= ttt[s] - _EPS_S
             if rlf_due and ho_due:
                 # both run out within this step: the one with less time left goes first
-                if ttt - ttt_before < t310 - t310_before - _EPS_S:
+                if ttt[s] - ttt_before < t310 - t310_before - _EPS_S:
                     rlf_due = False
                 else:
                     ho_due = False
@@ -419,6 +419,7 @@ class HandoverControl:
         present: NDArray[np.bool_],
         pair_offsets: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
         | None = None,
+        cell_settings: dict[int, tuple[float, float]] | None = None,
     ) -> HandoverStep:
         """Advance every present user by one step of ``dt_s`` seconds ending at clock time
         ``t_s`` [s]: radio link monitoring, A3 handover, re-establishment and initial access.
@@ -426,8 +427,10 @@ class HandoverControl:
         ``rsrp_dbm [U, K]`` dBm, ``slot_cell [1 or U, K]``, ``cio_db [C]`` dB, ``sinr_db
         [U, K]`` dB, ``present [U]``; ``pair_offsets`` (``ptr [C + 1]``, ``nb [P]``,
         ``db [P]``, :meth:`~twinnet.network.topology.Network.pair_offsets`) overrides a
-        neighbour's offset as seen from a serving cell in the A3 condition. Returns the step's
-        events per user (:class:`HandoverStep`).
+        neighbour's offset as seen from a serving cell in the A3 condition;
+        ``cell_settings`` ``{cell: (hysteresis_db, time_to_trigger_ms)}`` overrides the
+        configuration's for the users that cell serves. Returns the step's events per user
+        (:class:`HandoverStep`).
         """
         if not math.isfinite(t_s):
             raise InputError("t_s", t_s, "a finite clock time [s]")
@@ -465,10 +468,16 @@ class HandoverControl:
             wrong_cell=np.zeros(n, np.bool_),
             mro_cell=np.empty(n, np.int32),
         )
+        margin = np.full(len(cio), cfg.a3_offset_db + cfg.hysteresis_db)
+        ttt = np.full(len(cio), cfg.time_to_trigger_ms / 1000.0)
+        for c, (hys, ttt_ms) in (cell_settings or {}).items():
+            if 0 <= c < len(cio):
+                margin[c] = cfg.a3_offset_db + hys
+                ttt[c] = ttt_ms / 1000.0
         with threads_for(rsrp.size):
             _step_kernel(
                 float(t_s), float(dt_s), rsrp, cells, cio, ptr, nb, db, sinr, pres,
-                cfg.a3_offset_db + cfg.hysteresis_db, cfg.time_to_trigger_ms / 1000.0,
+                margin, ttt,
                 cfg.q_out_db, cfg.q_in_db, cfg.t310_ms / 1000.0, cfg.reestablish_ms / 1000.0,
                 cfg.ping_pong_s, cfg.mro_window_s,
                 self.serving, self._ttt_s, self._t310_s, self._reest_at, self._last_src,

@@ -243,7 +243,7 @@ class NetworkSimulation:
 
     def _group(self, g: UserGroup, users: NDArray[np.int64],
                bounds: tuple[float, float, float, float], k: int) -> GroupState:
-        if g.mobility.model in ("vehicles", "streets") and users.size:
+        if g.mobility.model in ("vehicles", "road", "streets") and users.size:
             self._outdoors(users)
         ue = self.twin.users
         sc = self.twin.scenario
@@ -393,7 +393,8 @@ class NetworkSimulation:
         self._radio_step()
         ho = self.handover.step(t, dt, self.rsrp_dbm, self._slot, net.cell_cio_db,
                                 self.sinr_db, self.present,
-                                net.pair_offsets() if net.cell_pair_cio_db else None)
+                                net.pair_offsets() if net.cell_pair_cio_db else None,
+                                net.cell_handover or None)
         self.last_step = ho
         srv = self.handover.serving
         k = self._serving_slot()
