@@ -19,9 +19,9 @@ with a deadline. Every reporting interval the policy sets each cell's dedicated 
     carry ``margin × k`` of its packets within the budget at that efficiency (every user's
     packet at once, the worst case), at most ``max_share`` of the cell;
     Cells that hold vehicles (users of a V2X slice) also get handover settings for them, from
-    their mobility-robustness counters (:meth:`SliceLoop._mobility`: more hysteresis and a
-    longer time-to-trigger where handovers ping-pong, a shorter one where they come too
-    late);
+    their mobility-robustness counters (:meth:`SliceLoop._mobility`: a shorter
+    time-to-trigger where handovers come too late; optionally more hysteresis and a longer one
+    where they ping-pong);
 ``llm``
     as ``solver``; the language model chooses the margin (0.5, 1, 1.5 of the solver's) with
     the slices' satisfaction and the other users' throughput in its context report.
@@ -111,7 +111,7 @@ class SliceLoop:
     def __init__(self, scenario: str | Scenario, store: ContextStore, policy: str = "solver",
                  backend: ChatBackend | None = None, rule_share: float = 0.4,
                  margin: float = 1.0, max_share: float = 0.7, on_time: float = 0.99,
-                 ping_pong_above: float = 0.3, late_above: float = 0.02,
+                 ping_pong_above: float | None = None, late_above: float = 0.02,
                  max_extra_hysteresis_db: float = 2.0, max_ttt_ms: int = 320,
                  llm_timeout_s: float = 30.0,
                  progress: Callable[[int, int], None] | None = None):
@@ -233,10 +233,12 @@ class SliceLoop:
     def _mobility(self, kpis: pd.DataFrame) -> list[Any]:
         """Handover settings for the cells that hold vehicles (users of a V2X slice), from
         their mobility-robustness counters (TS 38.300 §15.5.2): where more than
-        ``ping_pong_above`` of the handovers came back within the ping-pong window, one more
-        dB of hysteresis and the next longer time-to-trigger; where more than
-        ``late_above`` were too late or ended in a radio link failure, the next shorter
-        time-to-trigger and half a dB less; never more than ``max_extra_hysteresis_db`` above
+        ``late_above`` of the handovers were too late or ended in a radio link failure, the
+        next shorter time-to-trigger and half a dB less (fast vehicles); where more than
+        ``ping_pong_above`` came back within the ping-pong window (``None``, the default: not
+        acted on — on ``iov`` the longer settings cut ping-pong but delayed the V2X messages of
+        the vehicles kept on fading cells), one more dB of hysteresis and the next longer
+        time-to-trigger; never more than ``max_extra_hysteresis_db`` above
         the scenario's hysteresis nor a time-to-trigger above ``max_ttt_ms``."""
         v2x = [sl for sl, svc in self.services.items() if svc.model == "v2x"]
         if not v2x:
@@ -261,7 +263,7 @@ class SliceLoop:
             pp = float(kp["ping_pong"].get(name, 0.0)) / n
             if late > self.late_above:
                 hys, k = max(hys - 0.5, 0.0), max(k - 1, ttts.index(40))
-            elif pp > self.ping_pong_above:
+            elif self.ping_pong_above is not None and pp > self.ping_pong_above:
                 hys = min(hys + 1.0, cfg.hysteresis_db + self.max_extra_hysteresis_db)
                 k = min(k + 1, ttts.index(self.max_ttt_ms))
             else:
