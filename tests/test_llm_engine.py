@@ -97,7 +97,7 @@ def test_guardrails_reject_every_out_of_policy_action(twin):
     assert "not allowed by policy" in reasons[1][1]              # macro switched off
     assert reasons[3][0] == "tilt_deg"                           # -5°
     assert reasons[4][0] == "altitude_m"                         # 300 m drone
-    assert "radar" in reasons[5][1]                              # blank_prbs: no radar here
+    assert "not allowed by policy" in reasons[5][1]              # blank_prbs: not capacity
     assert reasons[6][0].endswith("tx_power_dbm")                # 120 dBm: catalogue bound
     assert reasons[7] == ("cell", "not a cell of the network")
     assert reasons[8][1] == "not an object"
