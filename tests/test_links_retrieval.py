@@ -15,6 +15,7 @@ import pytest
 from twinnet.errors import InputError
 from twinnet.links.retrieval import (
     Device,
+    ZigbeeMesh,
     ZigbeeModel,
     baseline_random_rb,
     baseline_retrieve_everything,
@@ -71,6 +72,47 @@ def test_zigbee_latency_by_hand():
     assert slow.latency_s(dev, (40.0, 80.0)) == pytest.approx(4 * 2.0)  # 100 m → 4 hops
     with pytest.raises(InputError):
         ZigbeeModel(rate_bps=0.0)
+
+
+def test_zigbee_mesh_routes_by_hand_and_hops_carry_what_crosses_them():
+    mesh = ZigbeeMesh(rate_bps=100e3, range_m=60.0, per_hop_delay_s=0.010)
+    r40 = 100e3 / (1 + 3 * (40 / 60) ** 2)
+    assert mesh.link_rate_bps(40.0) == pytest.approx(r40) and mesh.link_rate_bps(61.0) == 0.0
+    # a line: coordinator at 0, sensors at 40 m and 80 m (80 m is out of range: two hops)
+    out = mesh.routes([(40.0, 0.0), (80.0, 0.0)], [1e4, 2e4], (0.0, 0.0))
+    assert out[0]["path"] == [0, 2] and out[1]["path"] == [1, 0, 2]
+    assert out[0]["latency_s"] == pytest.approx(0.010 + 3e4 / r40)  # the first hop carries both
+    assert out[1]["latency_s"] == pytest.approx(0.010 + 2e4 / r40 + 0.010 + 3e4 / r40)
+    assert out[1]["bottleneck_bits"] == 3e4
+    # k sensors behind one relay: the relay's hop to the coordinator carries k times the data
+    def behind_relay(k: int) -> float:
+        pts = [(40.0, 0.0)] + [(80.0, 0.5 * j) for j in range(k)]
+        res = mesh.routes(pts, [0.0] + [1e4] * k, (0.0, 0.0))
+        assert all(r["path"][1:] == [0, k + 1] for r in res[1:])  # all through the relay
+        for r in res:  # no hop serves more than its rate allows
+            assert r["latency_s"] >= r["bottleneck_bits"] / r40 - 1e-12
+        return res[0]["latency_s"]  # the relay's own hop
+
+    one, four = behind_relay(1), behind_relay(4)
+    assert four - 0.010 == pytest.approx(4 * (one - 0.010))
+    assert one == pytest.approx(0.010 + 1e4 / r40)
+    # out of everyone's range: unreachable
+    far = mesh.routes([(500.0, 0.0)], [1e4], (0.0, 0.0))[0]
+    assert far["path"] is None and far["latency_s"] == float("inf")
+    with pytest.raises(InputError, match="bits"):
+        mesh.routes([(1.0, 0.0)], [], (0.0, 0.0))
+
+
+def test_retrieval_over_a_zigbee_mesh():
+    devs = _devices()
+    res = plan_retrieval(devs, tau=0.5, cell_load={0: 0.2, 1: 0.8}, n_rbs=5, bs_xy=SITES,
+                         zigbee=ZigbeeMesh(range_m=400.0))
+    rows = [r for r in res.per_device if r["path"] == "zigbee"]
+    assert rows and all(r["hops"] >= 1 for r in rows)
+    mesh = ZigbeeMesh(range_m=400.0)
+    want = mesh.routes([(d.x_m, d.y_m) for d in devs[3:]], [d.data_bits for d in devs[3:]],
+                       SITES[1])
+    assert res.latency_of("zigbee") == pytest.approx(max(r["latency_s"] for r in want))
 
 
 def test_routing_by_tau_and_6g_part_equals_brute_force():

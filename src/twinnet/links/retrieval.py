@@ -51,6 +51,7 @@ optimiser, on the same problem the optimiser solved).
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from collections.abc import Mapping, Sequence
@@ -81,6 +82,7 @@ __all__ = [
     "Device",
     "RetrievalPlanInput",
     "RetrievalResult",
+    "ZigbeeMesh",
     "ZigbeeModel",
     "assign_cells",
     "baseline_random_rb",
@@ -226,6 +228,107 @@ class ZigbeeModel:
                 "nominal_rate_bps": self.nominal_rate_bps}
 
 
+@dataclass
+class ZigbeeMesh:
+    """Zigbee as a network: the cell's Zigbee sensors are routers of a mesh rooted at the
+    coordinator (at the cell site), the data of all of them crosses it at once.
+
+    * **links**: every pair of nodes at most ``range_m`` apart; the effective rate of a link
+      falls with its length, ``rate_bps / (1 + 3 (d / range_m)²)`` (a quarter of the
+      short-range rate at the edge of the range: retransmissions as the packet error rate
+      grows);
+    * **routes**: each sensor's shortest-delay path to the coordinator (Dijkstra; a hop costs
+      ``per_hop_delay_s`` plus the mean sensor's data over the link's rate);
+    * **congestion**: a link carries the data of every sensor routed over it and serves it at
+      its rate; a sensor's latency is the sum over its hops of the hop delay plus the time its
+      link needs for all the data it carries, ``Σ_l (per_hop_delay_s + B_l / r_l)`` — no hop
+      carries more than its rate allows, and a hop shared by ``k`` sensors takes ``k`` times
+      as long as for one;
+    * a sensor with no path (no neighbour within range leading to the coordinator) is
+      unreachable: its latency is infinite.
+    """
+
+    rate_bps: float = 100e3
+    range_m: float = 60.0
+    per_hop_delay_s: float = 0.010
+
+    def __post_init__(self) -> None:
+        for name, v in (("rate_bps", self.rate_bps), ("range_m", self.range_m)):
+            if not (v > 0 and math.isfinite(v)):
+                raise InputError(name, v, "a positive, finite value")
+        if not (self.per_hop_delay_s >= 0 and math.isfinite(self.per_hop_delay_s)):
+            raise InputError("per_hop_delay_s", self.per_hop_delay_s, "a delay >= 0 s")
+
+    def link_rate_bps(self, d_m: float) -> float:
+        """Effective rate of a link ``d_m`` long (0 beyond the range)."""
+        if d_m > self.range_m:
+            return 0.0
+        return self.rate_bps / (1.0 + 3.0 * (d_m / self.range_m) ** 2)
+
+    def routes(self, xy: Sequence[tuple[float, float]], bits: Sequence[float],
+               coordinator: tuple[float, float]) -> list[dict[str, Any]]:
+        """Per sensor (``xy`` positions, ``bits`` each): ``path`` (node indices, sensors
+        ``0..n-1``, coordinator ``n``), ``hops``, ``latency_s`` and ``bottleneck_bits`` (the
+        most data any hop of its path carries)."""
+        import heapq
+
+        pts = [*list(xy), coordinator]
+        n = len(pts) - 1
+        if len(bits) != n:
+            raise InputError("bits", len(bits), f"one data size per sensor ({n})")
+        ref = float(np.mean(bits)) if n else 0.0
+        rate = {}
+        for a in range(n + 1):
+            for b in range(a + 1, n + 1):
+                r = self.link_rate_bps(math.dist(pts[a], pts[b]))
+                if r > 0:
+                    rate[(a, b)] = rate[(b, a)] = r
+        nbrs: dict[int, list[int]] = {k: [] for k in range(n + 1)}
+        for a, b in rate:
+            nbrs[a].append(b)
+        # shortest-delay tree towards the coordinator (Dijkstra from it)
+        dist = {n: 0.0}
+        nxt: dict[int, int] = {}
+        heap = [(0.0, n)]
+        while heap:
+            d, u = heapq.heappop(heap)
+            if d > dist.get(u, math.inf):
+                continue
+            for v in nbrs[u]:
+                w = d + self.per_hop_delay_s + ref / rate[(v, u)]
+                if w < dist.get(v, math.inf) - 1e-15:
+                    dist[v], nxt[v] = w, u
+                    heapq.heappush(heap, (w, v))
+        paths: list[list[int] | None] = []
+        load: dict[tuple[int, int], float] = {}
+        for i in range(n):
+            if i not in dist:
+                paths.append(None)
+                continue
+            path = [i]
+            while path[-1] != n:
+                path.append(nxt[path[-1]])
+            paths.append(path)
+            for a, b in itertools.pairwise(path):
+                load[(a, b)] = load.get((a, b), 0.0) + float(bits[i])
+        out: list[dict[str, Any]] = []
+        for route in paths:
+            if route is None:
+                out.append({"path": None, "hops": None, "latency_s": math.inf,
+                            "bottleneck_bits": None})
+                continue
+            hops = list(itertools.pairwise(route))
+            out.append({"path": route, "hops": len(hops),
+                        "latency_s": sum(self.per_hop_delay_s + load[h] / rate[h]
+                                         for h in hops),
+                        "bottleneck_bits": max(load[h] for h in hops)})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": "mesh", "rate_bps": self.rate_bps, "range_m": self.range_m,
+                "per_hop_delay_s": self.per_hop_delay_s}
+
+
 # --------------------------------------------------------------------------- geometry
 def hex_cells(n: int = 7, isd_m: float = 500.0) -> dict[int, tuple[float, float]]:
     """Cell sites of a hexagonal layout: cell 0 at the origin, then the first ring (up to 7)."""
@@ -324,7 +427,7 @@ class _Config:
     beta_db: float
     bandwidth_hz: float
     fc_ghz: float
-    zigbee: ZigbeeModel
+    zigbee: ZigbeeModel | ZigbeeMesh
     method: Method
     rng: int
     interference_rise_db: float
@@ -346,7 +449,8 @@ class _CellOutcome:
 
 
 def _config(n_rbs: int, p_max_w: float, beta_db: float, bandwidth_hz: float, fc_ghz: float,
-            zigbee: ZigbeeModel | None, method: str, rng: int, interference_rise_db: float,
+            zigbee: ZigbeeModel | ZigbeeMesh | None, method: str, rng: int,
+            interference_rise_db: float,
             beta_floor_db: float | None, time_limit_s: float | None,
             bs_xy: Mapping[int, tuple[float, float]] | None) -> _Config:
     if not (isinstance(n_rbs, int) and n_rbs >= 1):
@@ -385,6 +489,13 @@ def _check_inputs(devices: Sequence[Device], cell_load: Mapping[int, float],
 def _zigbee_rows(devices: Sequence[Device], members: list[int], cell: int,
                  cfg: _Config) -> list[dict[str, Any]]:
     gw = cfg.bs_xy[cell]
+    if isinstance(cfg.zigbee, ZigbeeMesh):  # the cell's Zigbee sensors as one mesh
+        routes = cfg.zigbee.routes([(devices[i].x_m, devices[i].y_m) for i in members],
+                                   [devices[i].data_bits for i in members], gw)
+        return [{"sensor_id": devices[i].sensor_id, "cell": cell, "path": "zigbee",
+                 "delay_s": r["latency_s"], "hops": r["hops"],
+                 "data_bits": devices[i].data_bits}
+                for i, r in zip(members, routes, strict=True)]
     rows = []
     for i in members:
         dev = devices[i]
@@ -520,7 +631,7 @@ def compare_allocations(devices: Sequence[Device], taus: Sequence[float], *,
                         n_rbs: int = DEFAULT_N_RBS, p_max_w: float = DEFAULT_P_MAX_W,
                         beta_db: float = DEFAULT_BETA_DB,
                         bandwidth_hz: float = DEFAULT_BANDWIDTH_HZ, fc_ghz: float = 6.0,
-                        zigbee: ZigbeeModel | None = None, method: str = "bisection",
+                        zigbee: ZigbeeModel | ZigbeeMesh | None = None, method: str = "bisection",
                         rng: int = 0, interference_rise_db: float = 3.0,
                         beta_floor_db: float | None = None, time_limit_s: float | None = 60.0,
                         bs_xy: Mapping[int, tuple[float, float]] | None = None
@@ -553,7 +664,7 @@ def sweep_tau(devices: Sequence[Device], taus: Sequence[float], *, cell_load: Ma
 def plan_retrieval(devices: Sequence[Device], *, tau: float, cell_load: Mapping[int, float],
                    n_rbs: int = DEFAULT_N_RBS, p_max_w: float = DEFAULT_P_MAX_W,
                    beta_db: float = DEFAULT_BETA_DB, bandwidth_hz: float = DEFAULT_BANDWIDTH_HZ,
-                   fc_ghz: float = 6.0, zigbee: ZigbeeModel | None = None,
+                   fc_ghz: float = 6.0, zigbee: ZigbeeModel | ZigbeeMesh | None = None,
                    method: str = "bisection", rng: int = 0, interference_rise_db: float = 3.0,
                    beta_floor_db: float | None = None, time_limit_s: float | None = 60.0,
                    bs_xy: Mapping[int, tuple[float, float]] | None = None) -> RetrievalResult:
