@@ -55,6 +55,7 @@ __all__ = [
     "Users",
     "builtin_scenarios",
     "load_scenario",
+    "overlapping_prbs",
     "ramp_fraction",
 ]
 
@@ -771,13 +772,21 @@ class Radar(_Event):
                            / self.rotation_s) % 360.0, dtype=np.float64)
 
     def band_prbs(self, fc_ghz: float, bandwidth_mhz: float, n_prb: int) -> tuple[int, int]:
-        """The PRBs ``[lo, hi]`` of a carrier that overlap the radar's band (``hi < lo``: none),
-        PRB 0 at the carrier's lower edge."""
-        f0 = fc_ghz * 1e3 - bandwidth_mhz / 2.0  # MHz
-        prb = bandwidth_mhz / n_prb
-        lo = (self.fc_ghz * 1e3 - self.bandwidth_mhz / 2.0 - f0) / prb
-        hi = (self.fc_ghz * 1e3 + self.bandwidth_mhz / 2.0 - f0) / prb
-        return max(0, int(np.floor(lo))), min(n_prb - 1, int(np.ceil(hi)) - 1)
+        """The PRBs ``[lo, hi]`` of a carrier that overlap the radar's band
+        (:func:`overlapping_prbs`)."""
+        return overlapping_prbs(self.fc_ghz, self.bandwidth_mhz, fc_ghz, bandwidth_mhz, n_prb)
+
+
+def overlapping_prbs(band_fc_ghz: float, band_mhz: float, fc_ghz: float, bandwidth_mhz: float,
+                     n_prb: int) -> tuple[int, int]:
+    """The PRBs ``[lo, hi]`` of a carrier (centre ``fc_ghz``, ``bandwidth_mhz``, ``n_prb``
+    PRBs, PRB 0 at its lower edge) that overlap a band of ``band_mhz`` around
+    ``band_fc_ghz`` (``hi < lo``: none)."""
+    f0 = fc_ghz * 1e3 - bandwidth_mhz / 2.0  # MHz
+    prb = bandwidth_mhz / n_prb
+    lo = (band_fc_ghz * 1e3 - band_mhz / 2.0 - f0) / prb
+    hi = (band_fc_ghz * 1e3 + band_mhz / 2.0 - f0) / prb
+    return max(0, int(np.floor(lo))), min(n_prb - 1, int(np.ceil(hi)) - 1)
 
 
 Event = Annotated[CellOutage | TiltFault | PaDegradation | BackhaulCongestion | Crowd | Radar,

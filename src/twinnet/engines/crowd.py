@@ -94,11 +94,6 @@ class CrowdForecast:
                 best = (sse, k, float(d))
         self.scale_, self.shift_s_ = max(best[1], 0.0), best[2]
 
-    @property
-    def started(self) -> bool:
-        """Whether any reading saw the crowd (arrivals have corrected the calendar)."""
-        return any(v > 0 for v in self.excess)
-
     def predict(self, t_s: float) -> list[CrowdOutlook]:
         """Each calendar event's users at ``t_s``."""
         n = self.expected(t_s, self.shift_s_) * self.scale_

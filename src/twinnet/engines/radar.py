@@ -35,7 +35,7 @@ from scipy.optimize import least_squares
 
 from twinnet.errors import InputError
 from twinnet.network.topology import Network
-from twinnet.scenario import Radar
+from twinnet.scenario import Radar, overlapping_prbs
 
 __all__ = ["CellPass", "RadarSpec", "RadarTracker"]
 
@@ -65,10 +65,8 @@ class RadarSpec:
         return float(thermal_noise_dbm(self.bandwidth_mhz * 1e6, self.noise_figure_db))
 
     def band_prbs(self, fc_ghz: float, bandwidth_mhz: float, n_prb: int) -> tuple[int, int]:
-        """A carrier's PRBs in the radar's band (:meth:`twinnet.scenario.Radar.band_prbs`)."""
-        probe = Radar(at_s=0.0, track=[{"t_s": 0.0, "x_m": 0.0, "y_m": 0.0}],
-                      fc_ghz=self.fc_ghz, bandwidth_mhz=self.bandwidth_mhz)
-        return probe.band_prbs(fc_ghz, bandwidth_mhz, n_prb)
+        """A carrier's PRBs in the radar's band (:func:`twinnet.scenario.overlapping_prbs`)."""
+        return overlapping_prbs(self.fc_ghz, self.bandwidth_mhz, fc_ghz, bandwidth_mhz, n_prb)
 
 
 @dataclass(frozen=True)

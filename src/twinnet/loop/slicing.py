@@ -283,9 +283,10 @@ class SliceLoop:
             margin = self.margin
             source = "rrm"
             extra: dict[str, Any] = {}
+            want = self._sized(tel.kpis, tel.reports, margin)
             if self.policy == "llm" and self.backend is not None:
                 options = [self.margin, 0.5 * self.margin, 1.5 * self.margin]
-                sizes = [self._sized(tel.kpis, tel.reports, m) for m in options]
+                sizes = [want] + [self._sized(tel.kpis, tel.reports, m) for m in options[1:]]
                 notes = (f"slices: XR users satisfied {last['xr_satisfied']}/"
                          f"{last['xr_users']}, sensor reports late {last['sensor_late']}/"
                          f"{last['sensor_packets']}, V2X messages late {last['v2x_late']}/"
@@ -299,8 +300,7 @@ class SliceLoop:
                     "Slice sizes for the next interval (dedicated PRBs for XR and sensors):",
                     ts)
                 if k is not None:
-                    margin, source = options[k], "llm+rrm"
-            want = self._sized(tel.kpis, tel.reports, margin)
+                    margin, want, source = options[k], sizes[k], "llm+rrm"
         acts = self._actions(want)
         if self.policy in ("solver", "llm"):
             acts += self._mobility(tel.kpis)

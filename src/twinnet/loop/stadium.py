@@ -111,8 +111,6 @@ class _Plan:
     actions: list[Any]                          # the directives from the current configuration
     excess: float = math.inf                    # offered load above the design level
     peak: float = 1.0
-    outage: float = 0.0
-    served_share: float = 0.0                   # the drones' share of the crowd's demand
 
     @property
     def cost(self) -> float:
@@ -190,7 +188,6 @@ class StadiumLoop:
         self.forecast = CrowdForecast(self.sc.calendar)
         net = self.twin.network
         self._base_net = net.copy()
-        self._macro = np.ones(net.n_cells, dtype=bool)  # cells that are not drones
         self.n_background = self.twin.users.n
         self.crowd_users = self._crowd_model()
         self.load_factor = np.ones(self.twin.users.n)
@@ -349,14 +346,18 @@ class StadiumLoop:
             ActionPlan(actions=list(plan.actions)).apply(fork.network)
         r = fork.evaluate_load()
         plan.excess = r.excess(self._design)
-        plan.peak, plan.outage = r.peak_prb_utilization, r.outage_ratio
+        plan.peak = r.peak_prb_utilization
         return plan
 
-    def _make(self, name: str, drones: list[tuple[float, float, float]], macro: list[Any],
-              share: float = 0.0) -> _Plan:
-        net = self.twin.network
-        acts = self._drone_actions(drones) + self._macro_actions(macro, net)
-        return self._score(_Plan(name, drones, macro, acts, served_share=share))
+    def _directives(self, drones: list[tuple[float, float, float]], macro: list[Any]
+                    ) -> list[Any]:
+        """What takes the network from its configuration now to ``drones`` in the air and
+        the day's starting macro configuration with ``macro`` on top."""
+        return self._drone_actions(drones) + self._macro_actions(macro, self.twin.network)
+
+    def _make(self, name: str, drones: list[tuple[float, float, float]], macro: list[Any]
+              ) -> _Plan:
+        return self._score(_Plan(name, drones, macro, self._directives(drones, macro)))
 
     def _max_drones(self, t_s: float) -> int:
         """Drones the fleet can hold on station (rotation) within the energy budget."""
@@ -461,9 +462,8 @@ class StadiumLoop:
         """The greedy macro plan (offsets, tilts, powers of the hot cells and their
         neighbours) on the twin with ``drones`` in the air, from the day's starting macro
         configuration."""
-        base = self._make("probe", drones, [])
         fork = self.twin.copy()
-        ActionPlan(actions=list(base.actions)).apply(fork.network)
+        ActionPlan(actions=self._directives(drones, [])).apply(fork.network)
         r = fork.evaluate_load()
         u = r.offered_load if r.offered_load is not None else r.prb_utilization
         act = fork.network.cell_active
@@ -508,7 +508,7 @@ class StadiumLoop:
                                                   "no drone available"):
                     break
                 continue
-            p = self._make("drones", want, [], share)
+            p = self._make("drones", want, [])
             if best is None or p.excess < best.excess - 1e-6:
                 best = p
             if p.excess <= 1e-6:
@@ -517,7 +517,7 @@ class StadiumLoop:
             plans.append(best)
             if best.excess > 1e-6:
                 plans.append(self._make("drones + macro", best.drones,
-                                        self._macro_plan(best.drones), best.served_share))
+                                        self._macro_plan(best.drones)))
         return plans, info
 
     @staticmethod
